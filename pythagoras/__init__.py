@@ -1,0 +1,35 @@
+"""pythagoras: a shared folder becomes a peer-to-peer compute swarm.
+
+``from pythagoras import *`` gives the tutorial's names.
+"""
+
+from .cloud import SharedStorage_P2P_Cloud
+from .errors import (
+    CorruptRecord,
+    IdentityError,
+    PurityError,
+    PythagorasError,
+    StoreError,
+    UnhashableArgument,
+)
+from .hookspecs import hookimpl
+from .location import default_location
+from .plugins import open_store
+from .pure_function import PureFunction, kw_args
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CorruptRecord",
+    "IdentityError",
+    "PureFunction",
+    "PurityError",
+    "PythagorasError",
+    "SharedStorage_P2P_Cloud",
+    "StoreError",
+    "UnhashableArgument",
+    "default_location",
+    "hookimpl",
+    "kw_args",
+    "open_store",
+]

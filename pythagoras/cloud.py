@@ -1,0 +1,58 @@
+"""The tutorial's entry point: a cloud is a store that pure functions are registered with."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, overload
+
+from .location import resolve_location
+from .plugins import open_store
+from .pure_function import PureFunction
+from .storage.base import Store
+
+__all__ = ["SharedStorage_P2P_Cloud"]
+
+
+class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
+    """A swarm on a shared folder: every process that opens the same folder is a peer.
+
+    ``shared_dir_name`` is a folder path (relative paths are taken from the current directory,
+    as ``open()`` takes them) or a URL; None means the embedded default location.
+    """
+
+    def __init__(
+        self,
+        shared_dir_name: str | os.PathLike[str] | None = "my_project",
+        *,
+        max_workers: int | None = None,
+        lease_timeout: float = 30.0,
+        storage_options: Mapping[str, object] | None = None,
+    ) -> None:
+        if max_workers is not None and max_workers < 0:
+            raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
+        if not lease_timeout > 0:
+            raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
+        self.store: Store = open_store(resolve_location(shared_dir_name), storage_options)
+        self.max_workers = max_workers
+        self.lease_timeout = float(lease_timeout)
+
+    @overload
+    def add_pure_function(self, func: Callable[..., Any], /) -> PureFunction: ...
+
+    @overload
+    def add_pure_function(self, *, version: str | None = None) -> Callable[[Callable[..., Any]], PureFunction]: ...
+
+    def add_pure_function(self, func: Callable[..., Any] | None = None, /, *,
+                          version: str | None = None) -> Any:
+        """Register a pure function: use as ``@cloud.add_pure_function`` or with ``(version="2")``.
+
+        ``version`` replaces the source-derived identity: calls keep their results across edits
+        until the version changes.
+        """
+        if func is None:
+            return lambda f: PureFunction(f, self, version=version)
+        return PureFunction(func, self, version=version)
+
+    def __repr__(self) -> str:
+        return f"SharedStorage_P2P_Cloud({self.store.location!r})"

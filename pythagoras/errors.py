@@ -1,0 +1,36 @@
+"""The exceptions of pythagoras: one base, each also the builtin it resembles."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptRecord",
+    "IdentityError",
+    "PurityError",
+    "PythagorasError",
+    "StoreError",
+    "UnhashableArgument",
+]
+
+
+class PythagorasError(Exception):
+    """Base of every error pythagoras raises on purpose."""
+
+
+class PurityError(PythagorasError, TypeError):
+    """A pure function was called or declared in a way pythagoras cannot memoize."""
+
+
+class IdentityError(PythagorasError, TypeError):
+    """A function's identity cannot be taken (no source, a lambda, an unknown kind of callable)."""
+
+
+class UnhashableArgument(PythagorasError, TypeError):
+    """An argument has no deterministic content hash (it cannot be pickled or reduced)."""
+
+
+class StoreError(PythagorasError, OSError):
+    """The store at a location cannot be opened or used."""
+
+
+class CorruptRecord(PythagorasError, ValueError):
+    """Bytes read from the store are not a complete, intact record."""

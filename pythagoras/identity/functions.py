@@ -1,0 +1,242 @@
+"""A function's identity: what it computes, not where it lives or how it is formatted.
+
+The identity of a Python function combines
+
+- its qualified name and its source, parsed and dumped as an AST with the decorators and
+  docstrings removed, so comments, docstrings, blank lines and formatting do not change it;
+- the values of its closure cells and of its defaults;
+- what it reads from its module's globals: plain data by value, functions defined in user code
+  by their own identity (recursively), installed packages and their functions by name;
+
+or, when the function is given ``version=``, its qualified name and that version only.
+
+Builtins and C functions are identified by module and name, bound methods by their function
+and the instance, ``functools.partial`` by its function and its frozen arguments. Never the
+raw cloudpickle bytes of a function: they differ between processes and paths.
+
+The source-derived part is computed once per function object; the values it reads are hashed
+each time an identity is taken, so editing a constant or a helper in a notebook and calling
+again gives a new identity even though the function object is the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import os
+import sys
+import sysconfig
+import textwrap
+import types
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import IdentityError, UnhashableArgument
+from .values import Encoder
+
+__all__ = ["encode_callable", "function_identity", "is_installed_module", "source_digest"]
+
+_C_CALLABLES = (
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.ClassMethodDescriptorType,
+    types.MethodWrapperType,
+)
+
+
+@dataclass(frozen=True)
+class _Static:
+    """What is derived once per function object: its normalized code and the globals it reads."""
+
+    code: bytes
+    global_names: tuple[str, ...]
+    installed: bool
+
+
+_statics: weakref.WeakKeyDictionary[Callable[..., Any], _Static] = weakref.WeakKeyDictionary()
+
+
+def function_identity(func: Callable[..., Any], *, version: str | None = None, strict: bool = True) -> bytes:
+    """The 16-byte identity of ``func``.
+
+    With ``strict`` (the decorator's mode), lambdas and functions without source are refused
+    with :class:`IdentityError`; otherwise they are identified by their bytecode, which is stable
+    across processes of one Python version.
+    """
+    enc = Encoder()
+    if version is not None:
+        enc.token(b"V", f"{_qualname(func)}\x00{version}")
+    else:
+        encode_callable(enc, func, strict=strict)
+    return enc.digest()
+
+
+def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
+    """Append the identity of any supported callable to ``enc``."""
+    if isinstance(func, types.FunctionType):
+        _encode_python_function(enc, func, strict)
+    elif isinstance(func, types.MethodType):
+        enc.out += b"m"
+        encode_callable(enc, func.__func__, strict=strict)
+        enc.encode(func.__self__)
+    elif isinstance(func, functools.partial):
+        enc.out += b"p"
+        encode_callable(enc, func.func, strict=strict)
+        enc.encode(func.args)
+        enc.encode(func.keywords)
+    elif isinstance(func, _C_CALLABLES) or type(func).__name__ == "ufunc":
+        owner = getattr(func, "__objclass__", None) or getattr(func, "__self__", None)
+        module = getattr(func, "__module__", None) or getattr(owner, "__module__", None)
+        if module is None and isinstance(owner, types.ModuleType):
+            module = owner.__name__
+        enc.token(b"C", f"{module}:{getattr(func, '__qualname__', func.__name__)}")
+    elif hasattr(type(func), "__pythagoras_encode__"):
+        func.__pythagoras_encode__(enc)
+    elif isinstance(func, type):
+        enc.token(b"G", f"{func.__module__}:{func.__qualname__}")
+    else:
+        raise IdentityError(
+            f"cannot take the identity of {func!r} (a {type(func).__qualname__}); "
+            "give a function defined with def, a builtin, a bound method or a functools.partial"
+        )
+
+
+def _encode_python_function(enc: Encoder, func: types.FunctionType, strict: bool) -> None:
+    static = _statics.get(func)
+    if static is None:
+        static = _statics[func] = _derive_static(func, strict)
+    if static.installed:
+        enc.token(b"I", static.code)
+        return
+    if not enc._enter(func):  # a recursive function, or two helpers that call each other
+        return
+    enc.token(b"P", static.code)
+    enc.encode(func.__defaults__)
+    enc.encode(func.__kwdefaults__)
+    cells = func.__closure__ or ()
+    enc.out += b"c" + len(cells).to_bytes(4, "little")
+    for cell in cells:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell: a name not yet bound in the enclosing scope
+            enc.out += b"E"
+        else:
+            _encode_read_value(enc, value)
+    namespace = func.__globals__
+    for name in static.global_names:
+        if name in namespace:
+            enc.token(b"g", name)
+            _encode_read_value(enc, namespace[name])
+    enc._leave(func)
+
+
+def _encode_read_value(enc: Encoder, value: Any) -> None:
+    """Encode a value the function reads; one with no content hash (a lock, a connection)
+    stands for its type only, since it is a resource rather than data the result depends on."""
+    mark = enc.mark()
+    try:
+        enc.encode(value)
+    except UnhashableArgument:
+        enc.rewind(mark)
+        enc.token(b"u", f"{type(value).__module__}:{type(value).__qualname__}")
+
+
+def _derive_static(func: types.FunctionType, strict: bool) -> _Static:
+    qualname = _qualname(func)
+    if is_installed_module(func.__module__):
+        return _Static(f"{func.__module__}:{qualname}".encode(), (), True)
+    code = None if func.__name__ == "<lambda>" else source_digest(func)
+    if code is None:
+        if strict:
+            raise IdentityError(
+                f"{qualname} has no source code that pythagoras can read "
+                + ("(it is a lambda)" if func.__name__ == "<lambda>" else "(defined in exec or a REPL?)")
+                + "; define it with def in a file, a notebook cell or a module"
+            )
+        code = b"bytecode:" + _code_digest(func.__code__)
+    return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False)
+
+
+def source_digest(func: Callable[..., Any]) -> bytes | None:
+    """The normalized AST of ``func``'s source, or None where the source is unavailable."""
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return None
+    node.decorator_list = []
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = sub.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    sub.body = body[1:] or [ast.Pass()]
+    return ast.dump(node, annotate_fields=False, include_attributes=False).encode()
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """Every name the code (and the code nested in it) may look up in its globals."""
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return tuple(sorted(names))
+
+
+def _code_digest(code: types.CodeType) -> bytes:
+    enc = Encoder()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        enc.token(b"k", current.co_code)
+        enc.encode(current.co_names)
+        enc.encode(current.co_varnames)
+        enc.encode(current.co_freevars)
+        for const in current.co_consts:
+            if isinstance(const, types.CodeType):
+                stack.append(const)
+            else:
+                enc.encode(const)
+    return sys.version.split()[0].encode() + b":" + enc.digest().hex().encode()
+
+
+def _qualname(func: Any) -> str:
+    return str(getattr(func, "__qualname__", None) or getattr(func, "__name__", type(func).__name__))
+
+
+@functools.cache
+def _installed_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    return tuple(sorted(root + os.sep for root in roots))
+
+
+@functools.lru_cache(maxsize=4096)
+def is_installed_module(module_name: str | None) -> bool:
+    """True for modules of the standard library and of installed packages (site-packages).
+
+    Their functions are identified by name: their source is not the user's to edit, and their
+    version is the environment's business. ``__main__`` and the user's own modules, including
+    editable installs, are identified by source.
+    """
+    if not module_name or module_name == "__main__":
+        return False
+    module = sys.modules.get(module_name)
+    if module is None:
+        return False
+    filename = getattr(module, "__file__", None)
+    if filename is None:
+        return module_name in sys.builtin_module_names
+    return os.path.realpath(filename).startswith(_installed_roots())

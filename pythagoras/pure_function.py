@@ -1,0 +1,130 @@
+"""The tutorial's pure function: keyword arguments only, memoized in the swarm's store."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .errors import IdentityError, PurityError
+from .identity.address import CallAddress
+from .identity.functions import function_identity
+from .identity.values import Encoder, hash_kwargs
+from .results import MISSING, ResultCache
+
+if TYPE_CHECKING:
+    from .cloud import SharedStorage_P2P_Cloud
+
+__all__ = ["PureFunction", "kw_args"]
+
+
+class kw_args(dict[str, Any]):  # noqa: N801 -- the tutorial's spelling
+    """Keyword arguments for one call, as in ``f.sync_parallel(kw_args(x=i) for i in ...)``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kwargs)
+
+    def __repr__(self) -> str:
+        return f"kw_args({', '.join(f'{k}={v!r}' for k, v in self.items())})"
+
+
+class _Signature:
+    """What a call's keywords are checked and completed against, derived once."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        name = func.__qualname__
+        params = inspect.signature(func).parameters.values()
+        for p in params:
+            if p.kind is p.POSITIONAL_ONLY:
+                raise PurityError(f"{name}() has the positional-only parameter {p.name!r}; "
+                                  "pure functions take keyword arguments: remove the '/'")
+            if p.kind is p.VAR_POSITIONAL:
+                raise PurityError(f"{name}() takes *{p.name}; pure functions take keyword "
+                                  f"arguments only: replace *{p.name} with a keyword parameter")
+        self.name = name
+        self.names = [p.name for p in params if p.kind is not p.VAR_KEYWORD]
+        self.known = frozenset(self.names)
+        self.open = any(p.kind is p.VAR_KEYWORD for p in params)
+        self.required = frozenset(p.name for p in params
+                                  if p.default is p.empty and p.kind is not p.VAR_KEYWORD)
+        self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
+
+    def complete(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's keywords with defaults filled in; a clear TypeError for a bad call."""
+        if args:
+            shown = ", ".join(f"{n}={_short(v)}" for n, v in zip(self.names + ["..."] * len(args), args))
+            raise PurityError(f"{self.name}() takes keyword arguments only; call {self.name}({shown})")
+        if not self.open and not self.known.issuperset(kwargs):
+            unknown = sorted(set(kwargs) - self.known)
+            raise PurityError(f"{self.name}() got unexpected keyword argument(s) {unknown}; "
+                              f"it takes {sorted(self.known)}")
+        if not self.required.issubset(kwargs):
+            missing = sorted(self.required - set(kwargs))
+            raise PurityError(f"{self.name}() is missing keyword argument(s) {missing}")
+        return {**self.defaults, **kwargs} if self.defaults else kwargs
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class PureFunction:
+    """A function registered with a cloud: each call is looked up in the store first."""
+
+    def __init__(self, func: Callable[..., Any], cloud: SharedStorage_P2P_Cloud,
+                 *, version: str | None = None) -> None:
+        if not isinstance(func, types.FunctionType):
+            raise IdentityError(f"add_pure_function takes a function defined with def, not {func!r}")
+        if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise PurityError(f"{func.__qualname__} is a generator or coroutine function; a pure "
+                              "function must return its value: return a list instead of yielding")
+        # Refuse lambdas and functions without source now, at decoration, not at the first call.
+        function_identity(func, version=version, strict=True)
+        self._func = func
+        self._version = version
+        self._signature = _Signature(func)
+        self._results = ResultCache(cloud.store)
+        self.cloud = cloud
+        functools.update_wrapper(self, func)
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The undecorated function."""
+        return self._func
+
+    def address(self, **kwargs: Any) -> CallAddress:
+        """Where the result of ``f(**kwargs)`` lives in the store."""
+        return self._address(self._signature.complete((), kwargs))
+
+    def _address(self, completed: Mapping[str, Any]) -> CallAddress:
+        # The identity is taken at each call: the globals it reads may have changed since.
+        identity = function_identity(self._func, version=self._version, strict=True)
+        return CallAddress.of(identity, hash_kwargs(completed))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        completed = self._signature.complete(args, kwargs)
+        address = self._address(completed)
+        value = self._results.lookup(address)
+        if value is MISSING:
+            value = self._func(**completed)  # an exception propagates and nothing is stored
+            self._results.publish(address, value)
+        return value
+
+    def is_stored(self, **kwargs: Any) -> bool:
+        """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""
+        return self._results.contains(self.address(**kwargs))
+
+    def __pythagoras_encode__(self, enc: Encoder) -> None:
+        """Another function reading this one depends on what it computes, not on its cloud."""
+        if self._version is not None:
+            enc.token(b"V", f"{self._func.__qualname__}\x00{self._version}")
+        else:
+            from .identity.functions import encode_callable
+
+            encode_callable(enc, self._func, strict=True)
+
+    def __repr__(self) -> str:
+        return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"

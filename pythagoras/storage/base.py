@@ -1,0 +1,81 @@
+"""The byte-store contract: a handful of primitives every store implements.
+
+A store maps keys (``/``-separated relative names such as ``results/ab/cd/abcd…``) to
+immutable-looking blobs. Everything above it (records, identity, the swarm protocol) is
+written against this class only. See ``docs/protocol.md`` for the names used on it.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+__all__ = ["Store", "check_key", "is_debris"]
+
+_PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
+_KEY = re.compile(rf"{_PART}(?:/{_PART})*")
+# Names a reader must never take for a record: our own temp files, and the copies that
+# sync services (Dropbox, Syncthing, OneDrive, Drive) leave beside a file they fought over.
+_DEBRIS = re.compile(r"(^\.)|(\.tmp-)|(conflicted copy)|(\.sync-conflict-)|(\(\d+\)$)|(~$)")
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a valid store key, else raise ``ValueError`` naming the problem."""
+    if _KEY.fullmatch(key) is None:
+        raise ValueError(
+            f"invalid store key {key!r}: use '/'-separated parts of letters, digits "
+            "and '_.=+-', none empty and none starting with '.' or '-'"
+        )
+    return key
+
+
+def is_debris(name: str) -> bool:
+    """True for a file name that is a temp file or a sync service's conflict copy."""
+    return _DEBRIS.search(name) is not None
+
+
+class Store(ABC):
+    """A location's bytes: read, atomic write, create-if-absent, delete, list, age.
+
+    Implementations keep each method to one or a few native operations; anything that can be
+    built from these primitives is built once, here.
+    """
+
+    #: True where :meth:`create` is an atomic exclusive create, so that at most one of
+    #: several concurrent creators succeeds. Where False, claims are advisory only.
+    atomic_create: bool = False
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    @abstractmethod
+    def read(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or None if there are none."""
+
+    @abstractmethod
+    def write(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` atomically: a reader sees the old or the new bytes, whole."""
+
+    @abstractmethod
+    def create(self, key: str, data: bytes) -> bool:
+        """Store ``data`` under ``key`` only if nothing is there; True if this call created it."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True if it existed."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every key that starts with ``prefix``, debris excluded, in no particular order."""
+
+    @abstractmethod
+    def age(self, key: str) -> float | None:
+        """Seconds since ``key`` was last written, by the store's clock, or None if absent."""
+
+    def exists(self, key: str) -> bool:
+        """True if ``key`` holds bytes."""
+        return self.age(key) is not None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"

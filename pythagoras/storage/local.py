@@ -1,0 +1,185 @@
+"""The local-folder store: a directory on a local disk, an NFS or SMB mount, or a synced folder.
+
+Writes go to a temp name in the target's own directory and are then renamed over the target
+with ``os.replace``, which is atomic on POSIX file systems and on NTFS, so a reader sees a
+whole record or none. Temp names carry host, pid and a random part so that peers on several
+machines never collide, and they start with ``.`` so that every reader skips them.
+Exclusive creates use ``O_CREAT | O_EXCL``, which local disks, NFSv3+ and SMB honour.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
+
+from ..errors import StoreError
+from ..hookspecs import hookimpl
+from .base import Store, check_key, is_debris
+
+__all__ = ["LocalFolderStore", "pythagoras_open_store"]
+
+_HOST = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+def _temp_suffix() -> str:
+    return f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class LocalFolderStore(Store):
+    """A store kept as files under one root directory; a key's ``/`` parts are subdirectories."""
+
+    atomic_create = True
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        root = os.path.abspath(os.path.expanduser(os.fspath(root)))
+        super().__init__(root)
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot open the folder {root!r} as a pythagoras store: {e}") from e
+        if not os.path.isdir(root):
+            raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder")
+        self._root = root + os.sep
+
+    def _path(self, key: str) -> str:
+        check_key(key)
+        return self._root + key if os.sep == "/" else self._root + key.replace("/", os.sep)
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size + 1)
+            if len(data) != size:  # a short read (network file systems) or a growing file
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+            return data
+        finally:
+            os.close(fd)
+
+    def _write_temp(self, path: str, data: bytes) -> str:
+        tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + _temp_suffix())
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(tmp, flags, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            raise
+        os.close(fd)
+        return tmp
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = self._write_temp(path, data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+    def create(self, key: str, data: bytes) -> bool:
+        # Write the whole content under a temp name, then hard-link it to the key: link() fails
+        # with EEXIST if the key exists, atomically, and a reader never sees a partial claim.
+        # Where hard links are not supported, fall back to O_CREAT|O_EXCL and write in place.
+        path = self._path(key)
+        tmp = self._write_temp(path, data)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:
+            return self._create_in_place(path, data)
+        finally:
+            _unlink_quietly(tmp)
+
+    def _create_in_place(self, path: str, data: bytes) -> bool:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return True
+
+    def delete(self, key: str) -> bool:
+        try:
+            os.unlink(self._path(key))
+            return True
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        # Descend only into the directory the prefix names, then filter by its last part.
+        head, _, tail = prefix.rpartition("/")
+        if head:
+            check_key(head)
+        start = self._root + head.replace("/", os.sep) if head else self._root.rstrip(os.sep)
+        base = head + "/" if head else ""
+        yield from self._walk(start, base, tail)
+
+    def _walk(self, directory: str, base: str, tail: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            name = entry.name
+            if not name.startswith(tail) or is_debris(name):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(entry.path, base + name + "/", "")
+            else:
+                yield base + name
+
+    def age(self, key: str) -> float | None:
+        try:
+            mtime = os.stat(self._path(key)).st_mtime
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return max(0.0, time.time() - mtime)
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+@hookimpl
+def pythagoras_open_store(location: str, storage_options: dict[str, object]) -> Store | None:
+    """Open plain paths and ``file://`` URLs; leave every other scheme to other plugins."""
+    if "://" in location:
+        parsed = urlparse(location)
+        if parsed.scheme != "file":
+            return None
+        location = unquote(parsed.path)
+    if storage_options:
+        raise StoreError(
+            f"a local folder takes no storage_options (got {sorted(storage_options)}); "
+            "drop them, or give a URL such as s3://bucket/prefix"
+        )
+    return LocalFolderStore(location)

@@ -1,0 +1,53 @@
+"""An in-memory store with an injectable clock: the test double for the store contract."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from .base import Store, check_key, is_debris
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """Keys in a dict under one lock; ``clock`` (default ``time.time``) dates every write."""
+
+    atomic_create = True
+
+    def __init__(self, location: str = "memory-store", *, clock: Callable[[], float] = time.time):
+        super().__init__(location)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._blobs: dict[str, tuple[bytes, float]] = {}
+
+    def read(self, key: str) -> bytes | None:
+        entry = self._blobs.get(check_key(key))
+        return None if entry is None else entry[0]
+
+    def write(self, key: str, data: bytes) -> None:
+        check_key(key)
+        with self._lock:
+            self._blobs[key] = (bytes(data), self._clock())
+
+    def create(self, key: str, data: bytes) -> bool:
+        check_key(key)
+        with self._lock:
+            if key in self._blobs:
+                return False
+            self._blobs[key] = (bytes(data), self._clock())
+            return True
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            return self._blobs.pop(check_key(key), None) is not None
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        with self._lock:
+            keys = [k for k in self._blobs if k.startswith(prefix)]
+        return iter([k for k in keys if not is_debris(k.rpartition("/")[2])])
+
+    def age(self, key: str) -> float | None:
+        entry = self._blobs.get(check_key(key))
+        return None if entry is None else max(0.0, self._clock() - entry[1])
