@@ -1,0 +1,1 @@
+"""Benchmarks for pythagoras; run one with ``python -m benchmarks.<name>``."""
