@@ -41,7 +41,9 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
     def add_pure_function(self, func: Callable[..., Any], /) -> PureFunction: ...
 
     @overload
-    def add_pure_function(self, *, version: str | None = None) -> Callable[[Callable[..., Any]], PureFunction]: ...
+    def add_pure_function(
+        self, func: None = None, /, *, version: str | None = None
+    ) -> Callable[[Callable[..., Any]], PureFunction]: ...
 
     def add_pure_function(self, func: Callable[..., Any] | None = None, /, *,
                           version: str | None = None) -> Any:

@@ -36,7 +36,7 @@ def open_store(
     text = os.fspath(location)
     if not text:
         raise StoreError("an empty location names no store; give a folder path or a URL")
-    store = plugin_manager().hook.pythagoras_open_store(
+    store: Store | None = plugin_manager().hook.pythagoras_open_store(
         location=text, storage_options=dict(storage_options or {})
     )
     if store is None:

@@ -22,7 +22,7 @@ import struct
 import threading
 from typing import Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 import xxhash
 
 from .errors import CorruptRecord
@@ -74,7 +74,8 @@ def unframe(data: bytes, kind: bytes) -> memoryview:
 
 def dump_value(value: Any) -> bytes:
     """Serialize a value with cloudpickle, so that functions and classes of __main__ travel."""
-    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    data: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def load_value(payload: bytes | memoryview) -> Any:

@@ -239,4 +239,4 @@ def is_installed_module(module_name: str | None) -> bool:
     filename = getattr(module, "__file__", None)
     if filename is None:
         return module_name in sys.builtin_module_names
-    return os.path.realpath(filename).startswith(_installed_roots())
+    return os.path.realpath(str(filename)).startswith(_installed_roots())

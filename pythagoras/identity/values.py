@@ -31,6 +31,7 @@ from ..errors import UnhashableArgument
 
 __all__ = ["Encoder", "hash_value", "hash_kwargs"]
 
+_NEWOBJ = getattr(copyreg, "__newobj__")
 _DOUBLE = struct.Struct("<d")
 _COUNT = struct.Struct("<Q")
 _pack_count = _COUNT.pack
@@ -157,7 +158,7 @@ class Encoder:
             return
         func, args, state, list_items, dict_items = (tuple(reduced) + (None,) * 5)[:5]
         self.out += b"R"
-        if func is copyreg.__newobj__ and args:  # the common object(): class, then its args
+        if func is _NEWOBJ and args:  # the common object(): class, then its args
             self.encode(args[0])
             self.encode(tuple(args[1:]))
         else:
