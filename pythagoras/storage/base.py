@@ -11,10 +11,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
-__all__ = ["Store", "check_key", "is_debris"]
+__all__ = ["Store", "check_key", "check_prefix", "is_debris"]
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
 _KEY = re.compile(rf"{_PART}(?:/{_PART})*")
+# A list prefix: whole parts, each followed by "/", then possibly the start of one more part.
+_PREFIX = re.compile(rf"(?:{_PART}/)*(?:{_PART})?")
 # Names a reader must never take for a record: our own temp files, and the copies that
 # sync services (Dropbox, Syncthing, OneDrive, Drive) leave beside a file they fought over.
 _DEBRIS = re.compile(r"(^\.)|(\.tmp-)|(conflicted copy)|(\.sync-conflict-)|(\(\d+\)$)|(~$)")
@@ -28,6 +30,16 @@ def check_key(key: str) -> str:
             "and '_.=+-', none empty and none starting with '.' or '-'"
         )
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if some valid key could start with it, else raise ``ValueError``."""
+    if _PREFIX.fullmatch(prefix) is None:
+        raise ValueError(
+            f"invalid store key prefix {prefix!r}: use '' or '/'-separated key parts, "
+            "optionally ending in '/'"
+        )
+    return prefix
 
 
 def is_debris(name: str) -> bool:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
 from ..hookspecs import hookimpl
-from .base import Store, check_key, is_debris
+from .base import Store, check_key, check_prefix, is_debris
 
 __all__ = ["LocalFolderStore", "pythagoras_open_store"]
 
@@ -52,10 +53,17 @@ class LocalFolderStore(Store):
     def read(self, key: str) -> bytes | None:
         try:
             fd = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except PermissionError:  # Windows opening a directory
+            if os.path.isdir(self._path(key)):
+                return None
+            raise
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a directory: the key is only a prefix of others
+                return None
+            size = st.st_size
             data = os.read(fd, size + 1)
             if len(data) != size:  # a short read (network file systems) or a growing file
                 chunks = [data]
@@ -122,17 +130,24 @@ class LocalFolderStore(Store):
         return True
 
     def delete(self, key: str) -> bool:
+        path = self._path(key)
         try:
-            os.unlink(self._path(key))
+            os.unlink(path)
             return True
         except (FileNotFoundError, NotADirectoryError):
             return False
+        except OSError:  # EISDIR on Linux, EPERM on macOS: the key is only a directory
+            if os.path.isdir(path):
+                return False
+            raise
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)  # here, not in the generator, so that a bad prefix fails at the call
+        return self._list(prefix)
+
+    def _list(self, prefix: str) -> Iterator[str]:
         # Descend only into the directory the prefix names, then filter by its last part.
         head, _, tail = prefix.rpartition("/")
-        if head:
-            check_key(head)
         start = self._root + head.replace("/", os.sep) if head else self._root.rstrip(os.sep)
         base = head + "/" if head else ""
         yield from self._walk(start, base, tail)
@@ -153,10 +168,12 @@ class LocalFolderStore(Store):
 
     def age(self, key: str) -> float | None:
         try:
-            mtime = os.stat(self._path(key)).st_mtime
+            st = os.stat(self._path(key))
         except (FileNotFoundError, NotADirectoryError):
             return None
-        return max(0.0, time.time() - mtime)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return max(0.0, time.time() - st.st_mtime)
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
@@ -176,6 +193,11 @@ def pythagoras_open_store(location: str, storage_options: dict[str, object]) -> 
         parsed = urlparse(location)
         if parsed.scheme != "file":
             return None
+        if parsed.netloc not in ("", "localhost"):
+            raise StoreError(
+                f"{location!r} names the host {parsed.netloc!r}; a file:// URL must name a folder "
+                "on this machine (file:///path/to/folder); mount a remote share and give its path"
+            )
         location = unquote(parsed.path)
     if storage_options:
         raise StoreError(

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .base import Store, check_key, is_debris
+from .base import Store, check_key, check_prefix, is_debris
 
 __all__ = ["MemoryStore"]
 
@@ -44,6 +44,7 @@ class MemoryStore(Store):
             return self._blobs.pop(check_key(key), None) is not None
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
         with self._lock:
             keys = [k for k in self._blobs if k.startswith(prefix)]
         return iter([k for k in keys if not is_debris(k.rpartition("/")[2])])

@@ -1,0 +1,211 @@
+"""LocalFolderStore: the store contract, plus what a folder on disk adds (debris, sharding, mtime)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from _store_contract import StoreContract
+
+from pythagoras.errors import CorruptRecord, StoreError
+from pythagoras.identity.address import CallAddress
+from pythagoras.records import HEADER_SIZE, frame, unframe
+from pythagoras.storage.local import LocalFolderStore
+
+
+class TestLocalFolderStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> LocalFolderStore:
+        return LocalFolderStore(tmp_path / "store")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(root: Path) -> LocalFolderStore:
+    return LocalFolderStore(root)
+
+
+def files_under(root: Path) -> list[str]:
+    """Every file below ``root``, as '/'-separated relative paths, debris included."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+# -- debris: temp files of crashed writers, conflict copies of sync services -------------------
+
+DEBRIS_NAMES = [
+    ".k.tmp-host-1-abcd",  # a writer that crashed between writing its temp file and the rename
+    "k (conflicted copy 2024)",  # Dropbox
+    "k.sync-conflict-20240101-xyz",  # Syncthing
+    "k (1)",  # OneDrive, Google Drive
+    "k~",
+]
+
+
+def test_debris_is_not_listed_and_does_not_break_reads(store: LocalFolderStore, root: Path) -> None:
+    record = frame(b"R", b"the real record")
+    store.write("k", record)
+    store.write("sub/k", record)
+    for directory in (root, root / "sub"):
+        for name in DEBRIS_NAMES:
+            (directory / name).write_bytes(record[:7])  # partial, as a crashed writer leaves it
+    # A sync service can also fork a whole directory.
+    (root / "sub (conflicted copy 2024)").mkdir()
+    (root / "sub (conflicted copy 2024)" / "k").write_bytes(b"stale")
+
+    assert sorted(store.list("")) == ["k", "sub/k"]
+    assert list(store.list("k")) == ["k"]
+    assert list(store.list("sub/")) == ["sub/k"]
+    assert list(store.list("sub")) == ["sub/k"]
+    for key in ("k", "sub/k"):
+        assert bytes(unframe(store.read(key) or b"", b"R")) == b"the real record"
+        assert store.exists(key)
+    # Writing and creating beside the debris work as usual.
+    store.write("k", frame(b"R", b"new"))
+    assert bytes(unframe(store.read("k") or b"", b"R")) == b"new"
+    assert store.create("k2", b"c") is True
+    assert sorted(store.list("k")) == ["k", "k2"]
+
+
+def test_write_and_create_leave_no_temp_files(store: LocalFolderStore, root: Path) -> None:
+    store.write("a/b", b"1")
+    store.write("a/b", b"2")
+    assert store.create("a/c", b"3") is True
+    assert store.create("a/c", b"4") is False  # the losing create must clean up its temp file too
+    store.write("top", b"")
+    assert files_under(root) == ["a/b", "a/c", "top"]
+
+
+def test_temp_files_are_hidden_and_carry_the_tmp_marker(
+    store: LocalFolderStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Catch the temp name at the moment of the rename: it sits beside the target, starts with
+    # "." and contains ".tmp-", so that every reader (and list) skips it.
+    seen: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: str) -> None:
+        seen.append((src, dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    store.write("x/y", b"v")
+    [(src, dst)] = seen
+    assert Path(dst) == root / "x" / "y"
+    assert Path(src).parent == root / "x"
+    assert Path(src).name.startswith(".y.tmp-")
+
+
+# -- layout: keys are files in subdirectories --------------------------------------------------
+
+
+def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root: Path) -> None:
+    function = "f" * 32
+    addresses = [CallAddress(function, shard + tail * 30) for shard, tail in [("ab", "1"), ("ab", "0"), ("cd", "0")]]
+    for a in addresses:
+        store.write(a.result_key, a.arguments.encode())
+
+    assert [p.name for p in root.iterdir()] == ["results"]
+    assert sorted(p.name for p in (root / "results" / function).iterdir()) == ["ab", "cd"]
+    assert sorted(p.name for p in (root / "results" / function / "ab").iterdir()) == sorted(
+        [addresses[0].arguments, addresses[1].arguments]
+    )
+    for a in addresses:
+        path = root.joinpath(*a.result_key.split("/"))
+        assert path.is_file()
+        assert path.read_bytes() == a.arguments.encode()
+    assert sorted(store.list(f"results/{function}/ab/")) == sorted(
+        [addresses[0].result_key, addresses[1].result_key]
+    )
+
+
+def test_two_stores_on_one_folder_share_their_keys(root: Path) -> None:
+    peer_a, peer_b = LocalFolderStore(root), LocalFolderStore(str(root))
+    peer_a.write("results/x", b"from a")
+    assert peer_b.read("results/x") == b"from a"
+    assert peer_b.create("claims/c", b"b") is True
+    assert peer_a.create("claims/c", b"a") is False
+    assert sorted(peer_a.list("")) == ["claims/c", "results/x"]
+
+
+def test_invalid_keys_do_not_escape_the_root(store: LocalFolderStore, tmp_path: Path) -> None:
+    for key in ("../escaped", "a/../../escaped"):
+        with pytest.raises(ValueError):
+            store.write(key, b"v")
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]
+
+
+# -- opening ----------------------------------------------------------------------------------
+
+
+def test_opening_creates_the_folder_and_its_parents(tmp_path: Path) -> None:
+    store = LocalFolderStore(tmp_path / "a" / "b" / "store")
+    assert (tmp_path / "a" / "b" / "store").is_dir()
+    assert store.location == str(tmp_path / "a" / "b" / "store")
+
+
+def test_opening_a_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StoreError, match="file"):
+        LocalFolderStore(tmp_path / "file")
+
+
+# -- age --------------------------------------------------------------------------------------
+
+
+def test_age_follows_the_files_modification_time(store: LocalFolderStore, root: Path) -> None:
+    store.write("k", b"v")
+    then = time.time() - 100.0
+    os.utime(root / "k", (then, then))
+    age = store.age("k")
+    assert age is not None
+    assert 99.0 <= age < 105.0
+    store.write("k", b"again")  # a write dates the key afresh
+    age = store.age("k")
+    assert age is not None
+    assert age < 5.0
+
+
+def test_age_of_a_file_from_the_future_is_zero(store: LocalFolderStore, root: Path) -> None:
+    # A peer whose clock runs ahead writes files dated in our future.
+    store.write("k", b"v")
+    future = time.time() + 3600.0
+    os.utime(root / "k", (future, future))
+    assert store.age("k") == 0.0
+
+
+# -- truncated records ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [0, 1, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 5, -1])
+def test_a_truncated_record_file_reads_as_corrupt(
+    store: LocalFolderStore, root: Path, keep: int
+) -> None:
+    # A file cut short by a crash, a full disk or a half-synced copy: the store hands back the
+    # bytes as they are, and unframe refuses them.
+    record = frame(b"R", b"payload " * 100)
+    store.write("results/k", record)
+    path = root / "results" / "k"
+    os.truncate(path, keep if keep >= 0 else len(record) + keep)
+    data = store.read("results/k")
+    assert data is not None
+    assert data == record[: len(data)]
+    assert len(data) < len(record)
+    with pytest.raises(CorruptRecord):
+        unframe(data, b"R")
+
+
+def test_a_record_that_grew_reads_as_corrupt(store: LocalFolderStore, root: Path) -> None:
+    record = frame(b"R", b"payload")
+    store.write("k", record)
+    with open(root / "k", "ab") as f:
+        f.write(b"tail")
+    data = store.read("k")
+    assert data == record + b"tail"
+    with pytest.raises(CorruptRecord):
+        unframe(data, b"R")
