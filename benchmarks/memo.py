@@ -5,7 +5,8 @@ Run from the repository root, either way::
     .venv/bin/python -m benchmarks.memo
     .venv/bin/python benchmarks/memo.py --json /tmp/memo.json
 
-Figures, each the median over ``--repeat`` timed batches of one call style, after a warm-up:
+Figures, each the median over ``--repeat`` timed batches of one call style after a warm-up, the
+batches of pythagoras and of its peer interleaved; every result is dropped as soon as it returns:
 
 - ``small_hit``  -- a stored call ``square(x=3)``: µs per call;
 - ``array_hit``  -- a stored call ``double(a=<1 MiB float64 array>)`` whose result is a 1 MiB array;
@@ -49,15 +50,15 @@ import numpy as np
 # function objects are handed to every library.
 
 
-def square(*, x):
+def square(*, x: int) -> int:
     return x * x
 
 
-def double(*, a):
+def double(*, a: np.ndarray) -> np.ndarray:
     return a * 2.0
 
 
-def increment(*, x):
+def increment(*, x: int) -> int:
     return x + 1
 
 
@@ -82,31 +83,80 @@ LABELS = {
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "memo.json"
 
 
-def _timed(stmt: str, env: dict[str, Any], *, repeat: int, batch_s: float, warmup_s: float) -> dict[str, Any]:
-    """Per-call seconds of ``stmt``: warm up, size a batch to ~batch_s, time ``repeat`` batches."""
-    timer = timeit.Timer(stmt, globals=env)
+def _calibrated(timer: timeit.Timer, *, batch_s: float, warmup_s: float) -> int:
+    """Warm ``timer`` up for at least ``warmup_s`` and return the calls in a ~``batch_s`` batch."""
     number, spent = 1, 0.0
-    while True:  # warm-up, which also estimates the cost of one call
+    while True:
         elapsed = timer.timeit(number)
         spent += elapsed
         if spent >= warmup_s and elapsed > 0.02:
-            break
+            return max(3, round(batch_s * number / elapsed))
         number *= 2
-    number = max(3, round(batch_s * number / elapsed))
-    per_call = [t / number for t in timer.repeat(repeat=repeat, number=number)]
-    return {
-        "median_us": statistics.median(per_call) * 1e6,
-        "min_us": min(per_call) * 1e6,
-        "max_us": max(per_call) * 1e6,
-        "calls_per_batch": number,
-        "batches": repeat,
+
+
+def _timed_pair(ours: tuple[str, dict[str, Any]], theirs: tuple[str, dict[str, Any]], *,
+                repeat: int, batch_s: float, warmup_s: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-call times of two statements, their timed batches interleaved (A B A B ...).
+
+    Interleaving makes a slow spell of the machine or its disk fall on both sides of a ratio.
+    timeit turns the garbage collector off during each batch, for both sides alike.
+    """
+    timers = [timeit.Timer(stmt, globals=env) for stmt, env in (ours, theirs)]
+    numbers = [_calibrated(t, batch_s=batch_s, warmup_s=warmup_s) for t in timers]
+    per_call: list[list[float]] = [[], []]
+    for _ in range(repeat):
+        for side, (timer, number) in enumerate(zip(timers, numbers)):
+            per_call[side].append(timer.timeit(number) / number)
+    return tuple(  # type: ignore[return-value]
+        {
+            "median_us": statistics.median(times) * 1e6,
+            "min_us": min(times) * 1e6,
+            "max_us": max(times) * 1e6,
+            "calls_per_batch": number,
+            "batches": repeat,
+        }
+        for times, number in zip(per_call, numbers)
+    )
+
+
+def _hash_reference(array: np.ndarray) -> dict[str, float]:
+    """µs to hash the 1 MiB argument's buffer: xxh3-128 (what pythagoras uses) and the usual others."""
+    import hashlib
+
+    import xxhash
+
+    hashers: dict[str, Callable[[Any], Any]] = {
+        "xxh3_128": xxhash.xxh3_128_digest,
+        "md5 (joblib's)": lambda b: hashlib.md5(b).digest(),
+        "sha256": lambda b: hashlib.sha256(b).digest(),
+        "blake2b": lambda b: hashlib.blake2b(b).digest(),
     }
+    try:
+        import blake3  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        hashers["blake3"] = lambda b: blake3.blake3(b).digest()
+    buffer = array.data
+    result = {}
+    for name, hasher in hashers.items():
+        number = 20
+        times = timeit.repeat(lambda: hasher(buffer), number=number, repeat=5)
+        result[name] = round(statistics.median(times) / number * 1e6, 1)
+    return result
 
 
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on Windows
         return None
 
 
@@ -120,7 +170,7 @@ class _Libraries:
     """The memoized functions of each library, each library on its own folder under ``root``."""
 
     def __init__(self, root: Path) -> None:
-        from joblib import Memory
+        from joblib import Memory  # type: ignore[import-untyped]
 
         from pythagoras import SharedStorage_P2P_Cloud
 
@@ -129,7 +179,7 @@ class _Libraries:
         self.memory = Memory(location=root / "joblib", verbose=0, mmap_mode=None)
         self.jl = {f.__name__: self.memory.cache(f) for f in (square, double, increment)}
         try:
-            import diskcache
+            import diskcache  # type: ignore[import-untyped]
         except ImportError:
             self.dc_cache = None
             self.dc_square = None
@@ -156,30 +206,29 @@ def _check(libs: _Libraries, array: np.ndarray) -> None:
         raise SystemExit("joblib: the hit calls are not cached; the hit figures would be misses")
     if libs.py["increment"].is_stored(x=MISS_START) or libs.jl["increment"].check_call_in_cache(x=MISS_START):
         raise SystemExit("the miss arguments are already stored; use an empty folder")
-    if libs.dc_square is not None:
+    if libs.dc_square is not None and libs.dc_cache is not None:
         libs.dc_square(x=SMALL_ARG)
         if libs.dc_square.__cache_key__(x=SMALL_ARG) not in libs.dc_cache:
             raise SystemExit("diskcache: square(x=3) is not cached")
 
 
-def _rows(libs: _Libraries, array: np.ndarray, timing: dict[str, float]) -> list[dict[str, Any]]:
-    def measure(stmt: str, **env: Any) -> dict[str, Any]:
-        return _timed(stmt, env, **timing)
-
-    rows = []
+def _rows(libs: _Libraries, array: np.ndarray, timing: dict[str, Any]) -> list[dict[str, Any]]:
+    small, big = {"x": SMALL_ARG}, {"a": array}
     specs: list[tuple[str, str, str, Callable[..., Any], Callable[..., Any], dict[str, Any]]] = [
-        ("small_hit", "joblib.Memory", "f(x=x)", libs.py["square"], libs.jl["square"], {"x": SMALL_ARG}),
-        ("array_hit", "joblib.Memory", "f(a=a)", libs.py["double"], libs.jl["double"], {"a": array}),
+        ("small_hit", "joblib.Memory", "f(x=x)", libs.py["square"], libs.jl["square"], small),
+        ("array_hit", "joblib.Memory", "f(a=a)", libs.py["double"], libs.jl["double"], big),
     ]
     if libs.dc_square is not None:
-        specs.append(("small_hit", "diskcache.Cache.memoize", "f(x=x)", libs.py["square"], libs.dc_square,
-                      {"x": SMALL_ARG}))
+        specs.append(("small_hit", "diskcache.Cache.memoize", "f(x=x)", libs.py["square"], libs.dc_square, small))
+    rows = []
     for figure, peer, stmt, py_f, peer_f, env in specs:
-        rows.append(_row(figure, peer, measure(stmt, f=py_f, **env), measure(stmt, f=peer_f, **env)))
-    # Misses: every call takes the next value of its own counter, warm-up included.
-    py_miss = measure("f(x=next(it))", f=libs.py["increment"], it=itertools.count(MISS_START))
-    jl_miss = measure("f(x=next(it))", f=libs.jl["increment"], it=itertools.count(MISS_START))
-    rows.append(_row("small_miss", "joblib.Memory", py_miss, jl_miss))
+        ours, theirs = _timed_pair((stmt, {"f": py_f, **env}), (stmt, {"f": peer_f, **env}), **timing)
+        rows.append(_row(figure, peer, ours, theirs))
+    # Misses: every call, warm-up included, takes the next value of its library's own counter.
+    miss = "f(x=next(it))"
+    ours, theirs = _timed_pair((miss, {"f": libs.py["increment"], "it": itertools.count(MISS_START)}),
+                               (miss, {"f": libs.jl["increment"], "it": itertools.count(MISS_START)}), **timing)
+    rows.append(_row("small_miss", "joblib.Memory", ours, theirs))
     return rows
 
 
@@ -200,8 +249,8 @@ def _row(figure: str, peer: str, ours: dict[str, Any], theirs: dict[str, Any]) -
     }
 
 
-def _print_table(rows: list[dict[str, Any]], root: Path) -> None:
-    print(f"memoization latency, median µs per call, folders under {root}")
+def _print_table(rows: list[dict[str, Any]], root: Path, *, kept: bool) -> None:
+    print(f"memoization latency, median µs per call; stores in {root} ({'kept' if kept else 'removed'})")
     head = f"{'figure':<30} {'pythagoras':>11}  {'peer':<24} {'peer':>11}  {'ratio':>8}  {'goal':>8}  met"
     print(head)
     print("-" * len(head))
@@ -239,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"where to write the results (default: {DEFAULT_JSON})")
     parser.add_argument("--dir", type=Path, default=None,
                         help="make the temporary folder under this directory (default: the system temp dir)")
-    parser.add_argument("--repeat", type=int, default=7, help="timed batches per figure (default: 7)")
-    parser.add_argument("--batch-seconds", type=float, default=0.25,
-                        help="approximate length of one timed batch (default: 0.25)")
+    parser.add_argument("--repeat", type=int, default=9, help="timed batches per side of a figure (default: 9)")
+    parser.add_argument("--batch-seconds", type=float, default=0.2,
+                        help="approximate length of one timed batch (default: 0.2)")
     parser.add_argument("--warmup-seconds", type=float, default=0.15,
                         help="minimum warm-up per figure (default: 0.15)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -252,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="pythagoras-bench-memo-", dir=args.dir))
+    load_before = _loadavg()
     started = time.perf_counter()
     try:
         libs = _Libraries(root)
@@ -262,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                 _profile(libs, array, args.profile, seconds=3.0)
                 return 0
             gc.collect()
-            timing = {"repeat": args.repeat, "batch_s": args.batch_seconds, "warmup_s": args.warmup_seconds}
+            timing: dict[str, Any] = {
+                "repeat": args.repeat, "batch_s": args.batch_seconds, "warmup_s": args.warmup_seconds,
+            }
             rows = _rows(libs, array, timing)
+            hashes = _hash_reference(array)
         finally:
             libs.close()
     finally:
@@ -272,11 +325,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     wall = time.perf_counter() - started
+    load_after = _loadavg()
 
-    _print_table(rows, root)
-    if _version("diskcache") is None:
+    _print_table(rows, root, kept=args.keep)
+    print("hashing the 1 MiB argument: " + ", ".join(f"{k} {v:.0f} µs" for k, v in hashes.items()))
+    if not any(r["peer"].startswith("diskcache") for r in rows):
         print("diskcache is not installed: its row is skipped (pip install diskcache to add it)")
-    print(f"total {wall:.1f} s; {args.repeat} batches of ~{args.batch_seconds} s per figure, medians")
+    print(f"total {wall:.1f} s; {args.repeat} interleaved batches of ~{args.batch_seconds} s per side, medians; "
+          f"1-min load average {load_before} before, {load_after} after on {os.cpu_count()} CPUs")
+    if load_before is not None and load_before > 0.5:
+        print("note: other work was running; the disk-bound miss figures are the first to suffer")
 
     result = {
         "benchmark": "memo",
@@ -287,11 +345,14 @@ def main(argv: list[str] | None = None) -> int:
             "implementation": platform.python_implementation(),
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
+            "loadavg_1min_before": load_before,
+            "loadavg_1min_after": load_after,
         },
         "versions": {d: _version(d) for d in ("pythagoras", "joblib", "numpy", "cloudpickle", "xxhash", "diskcache")},
         "settings": {"folder": str(root), "array_bytes": ARRAY_BYTES, "wall_seconds": round(wall, 2), **timing},
         "goals": GOALS,
         "rows": rows,
+        "hash_1mib_us": hashes,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
