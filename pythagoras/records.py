@@ -43,6 +43,9 @@ FORMAT_VERSION = 1
 _HEADER = struct.Struct("<4sBcHQQ")
 HEADER_SIZE = _HEADER.size
 _checksum = xxhash.xxh3_64_intdigest
+_COUNTS = struct.Struct("<IQ")  # out-of-band buffers, pickle stream length
+_LENGTH = struct.Struct("<Q")
+_ALIGN = 64
 
 log = logging.getLogger("pythagoras")
 
@@ -53,7 +56,7 @@ def frame(kind: bytes, payload: bytes) -> bytes:
     return header + payload
 
 
-def unframe(data: bytes, kind: bytes) -> memoryview:
+def unframe(data: bytes | bytearray, kind: bytes) -> memoryview:
     """The payload of a frame of ``kind``; :class:`CorruptRecord` if the frame is not intact."""
     if len(data) < HEADER_SIZE:
         raise CorruptRecord(f"record of {len(data)} bytes is shorter than a frame header")
@@ -73,14 +76,48 @@ def unframe(data: bytes, kind: bytes) -> memoryview:
 
 
 def dump_value(value: Any) -> bytes:
-    """Serialize a value with cloudpickle, so that functions and classes of __main__ travel."""
-    data: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return data
+    """Serialize a value with cloudpickle, so that functions and classes of __main__ travel.
+
+    Large contiguous buffers (numpy arrays) are kept out of the pickle stream (protocol 5) and
+    laid after it, each aligned to 64 bytes from the start of the record, so that a reader can
+    hand them to the value without copying (``docs/protocol.md``, "Values").
+    """
+    buffers: list[pickle.PickleBuffer] = []
+    stream = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    head = _COUNTS.pack(len(raws), len(stream)) + b"".join(_LENGTH.pack(r.nbytes) for r in raws)
+    parts: list[bytes | memoryview] = [head, stream]
+    position = HEADER_SIZE + len(head) + len(stream)
+    for raw in raws:
+        padding = -position % _ALIGN
+        parts += [b"\0" * padding, raw]
+        position += padding + raw.nbytes
+    return b"".join(parts)
 
 
-def load_value(payload: bytes | memoryview) -> Any:
-    """The value of :func:`dump_value`'s bytes."""
-    return pickle.loads(payload)
+def load_value(payload: bytes | bytearray | memoryview) -> Any:
+    """The value of :func:`dump_value`'s bytes.
+
+    Arrays are views into ``payload``: given a bytearray (or a view of one) they are writable
+    and nothing is copied.
+    """
+    view = memoryview(payload)
+    try:
+        count, stream_length = _COUNTS.unpack_from(view)
+        lengths = struct.unpack_from(f"<{count}Q", view, _COUNTS.size)
+    except struct.error as e:
+        raise CorruptRecord(f"value layout is not readable: {e}") from e
+    position = _COUNTS.size + _LENGTH.size * count
+    stream = view[position : position + stream_length]
+    position += stream_length
+    buffers = []
+    for length in lengths:
+        position += -(HEADER_SIZE + position) % _ALIGN
+        buffers.append(view[position : position + length])
+        position += length
+    if position != len(view):
+        raise CorruptRecord(f"value occupies {position} of its {len(view)} payload bytes")
+    return pickle.loads(stream, buffers=buffers)
 
 
 _reported: set[str] = set()

@@ -67,3 +67,36 @@ def test_corrupt_result_reads_as_missing_and_is_reported_once(caplog: pytest.Log
     reports = [r for r in caplog.records if "corrupt record" in r.getMessage()]
     assert len(reports) == 1
     assert address.result_key in reports[0].getMessage()
+
+
+def test_arrays_travel_out_of_band_and_load_writable_without_a_copy() -> None:
+    np = pytest.importorskip("numpy")
+    value = {
+        "c": np.arange(1000, dtype=np.float64),
+        "f": np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
+        "strided": np.arange(20)[::3],
+        "text": "not an array",
+    }
+    record = bytearray(frame(b"R", dump_value(value)))
+    loaded = load_value(unframe(record, b"R"))
+    assert loaded.keys() == value.keys() and loaded["text"] == "not an array"
+    for name in ("c", "f", "strided"):
+        assert loaded[name].dtype == value[name].dtype
+        np.testing.assert_array_equal(loaded[name], value[name])
+    assert loaded["f"].flags.f_contiguous
+    offset = _offset_of(record, value["c"])
+    assert offset % 64 == 0  # aligned from the start of the record
+    loaded["c"][0] = -1.0  # writable, and a view into the record's bytearray: no copy was made
+    assert np.frombuffer(record, dtype=np.float64, count=1, offset=offset)[0] == -1.0
+
+
+def _offset_of(record: bytearray, array: object) -> int:
+    """Where an array's bytes start inside a record (they are laid out verbatim)."""
+    return bytes(record).index(memoryview(array).tobytes())  # type: ignore[arg-type]
+
+
+def test_value_layout_that_overruns_its_payload_is_corrupt() -> None:
+    with pytest.raises(CorruptRecord):
+        load_value(dump_value(list(range(10)))[:-1])
+    with pytest.raises(CorruptRecord):
+        load_value(b"\x01")

@@ -62,8 +62,12 @@ class Store(ABC):
         self.location = location
 
     @abstractmethod
-    def read(self, key: str) -> bytes | None:
-        """The bytes stored under ``key``, or None if there are none."""
+    def read(self, key: str) -> bytes | bytearray | None:
+        """The bytes stored under ``key``, or None if there are none.
+
+        A bytearray is preferred: values loaded from it (numpy arrays) are writable views of it,
+        with no copy.
+        """
 
     @abstractmethod
     def write(self, key: str, data: bytes) -> None:

@@ -23,6 +23,9 @@ from .base import Store, check_key, check_prefix, is_debris
 
 __all__ = ["LocalFolderStore", "pythagoras_open_store"]
 
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_READ = os.O_RDONLY | _O_BINARY
+_O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
 _HOST = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
 
 
@@ -50,9 +53,9 @@ class LocalFolderStore(Store):
         check_key(key)
         return self._root + key if os.sep == "/" else self._root + key.replace("/", os.sep)
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str) -> bytearray | None:
         try:
-            fd = os.open(self._path(key), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            fd = os.open(self._path(key), _O_READ)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except PermissionError:  # Windows opening a directory
@@ -63,25 +66,25 @@ class LocalFolderStore(Store):
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):  # a directory: the key is only a prefix of others
                 return None
-            size = st.st_size
-            data = os.read(fd, size + 1)
-            if len(data) != size:  # a short read (network file systems) or a growing file
-                chunks = [data]
-                while chunk := os.read(fd, 1 << 20):
-                    chunks.append(chunk)
-                data = b"".join(chunks)
+            data = bytearray(st.st_size)
+            done = _readinto(fd, data) if data else 0
+            while done < len(data):  # a short read, as network file systems may give
+                got = _readinto(fd, memoryview(data)[done:])
+                if not got:  # the file shrank: hand back what is there; the frame says it is torn
+                    del data[done:]
+                    break
+                done += got
             return data
         finally:
             os.close(fd)
 
     def _write_temp(self, path: str, data: bytes) -> str:
         tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + _temp_suffix())
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
-            fd = os.open(tmp, flags, 0o666)
+            fd = os.open(tmp, _O_NEW, 0o666)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(tmp, flags, 0o666)
+            fd = os.open(tmp, _O_NEW, 0o666)
         try:
             view = memoryview(data)
             while view:
@@ -120,7 +123,7 @@ class LocalFolderStore(Store):
 
     def _create_in_place(self, path: str, data: bytes) -> bool:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+            fd = os.open(path, _O_NEW, 0o666)
         except FileExistsError:
             return False
         try:
@@ -177,6 +180,19 @@ class LocalFolderStore(Store):
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
+
+
+if hasattr(os, "readv"):
+
+    def _readinto(fd: int, buffer: bytearray | memoryview) -> int:
+        return os.readv(fd, [buffer])
+
+else:  # Windows
+
+    def _readinto(fd: int, buffer: bytearray | memoryview) -> int:
+        chunk = os.read(fd, len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def _unlink_quietly(path: str) -> None:

@@ -22,9 +22,9 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         self._blobs: dict[str, tuple[bytes, float]] = {}
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str) -> bytearray | None:
         entry = self._blobs.get(check_key(key))
-        return None if entry is None else entry[0]
+        return None if entry is None else bytearray(entry[0])
 
     def write(self, key: str, data: bytes) -> None:
         check_key(key)
