@@ -55,6 +55,7 @@ class _Static:
     code: bytes
     global_names: tuple[str, ...]
     installed: bool
+    refusal: str | None = None  # why strict mode refuses the function, if it does
 
 
 _statics: weakref.WeakKeyDictionary[Callable[..., Any], _Static] = weakref.WeakKeyDictionary()
@@ -88,6 +89,14 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
         encode_callable(enc, func.func, strict=strict)
         enc.encode(func.args)
         enc.encode(func.keywords)
+    elif (
+        isinstance(func, (types.BuiltinMethodType, types.MethodWrapperType))
+        and getattr(func, "__self__", None) is not None
+        and not isinstance(func.__self__, (types.ModuleType, type))
+    ):  # a C method bound to an instance: "x{}".format, d.get, (1).__add__
+        enc.out += b"m"
+        enc.token(b"C", f"{type(func.__self__).__module__}:{func.__qualname__}")
+        enc.encode(func.__self__)
     elif isinstance(func, _C_CALLABLES) or type(func).__name__ == "ufunc":
         owner = getattr(func, "__objclass__", None) or getattr(func, "__self__", None)
         module = getattr(func, "__module__", None) or getattr(owner, "__module__", None)
@@ -98,6 +107,12 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
         func.__pythagoras_encode__(enc)
     elif isinstance(func, type):
         enc.token(b"G", f"{func.__module__}:{func.__qualname__}")
+    elif (
+        callable(func)
+        and isinstance(getattr(func, "__qualname__", None), str)
+        and is_installed_module(getattr(func, "__module__", None))
+    ):  # a callable object of an installed package, e.g. numpy's np.sum dispatchers
+        enc.token(b"I", f"{func.__module__}:{func.__qualname__}")
     else:
         raise IdentityError(
             f"cannot take the identity of {func!r} (a {type(func).__qualname__}); "
@@ -108,7 +123,9 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
 def _encode_python_function(enc: Encoder, func: types.FunctionType, strict: bool) -> None:
     static = _statics.get(func)
     if static is None:
-        static = _statics[func] = _derive_static(func, strict)
+        static = _statics[func] = _derive_static(func)
+    if strict and static.refusal is not None:
+        raise IdentityError(static.refusal)
     if static.installed:
         enc.token(b"I", static.code)
         return
@@ -145,20 +162,20 @@ def _encode_read_value(enc: Encoder, value: Any) -> None:
         enc.token(b"u", f"{type(value).__module__}:{type(value).__qualname__}")
 
 
-def _derive_static(func: types.FunctionType, strict: bool) -> _Static:
+def _derive_static(func: types.FunctionType) -> _Static:
     qualname = _qualname(func)
     if is_installed_module(func.__module__):
         return _Static(f"{func.__module__}:{qualname}".encode(), (), True)
     code = None if func.__name__ == "<lambda>" else source_digest(func)
+    refusal = None
     if code is None:
-        if strict:
-            raise IdentityError(
-                f"{qualname} has no source code that pythagoras can read "
-                + ("(it is a lambda)" if func.__name__ == "<lambda>" else "(defined in exec or a REPL?)")
-                + "; define it with def in a file, a notebook cell or a module"
-            )
+        refusal = (
+            f"{qualname} has no source code that pythagoras can read "
+            + ("(it is a lambda)" if func.__name__ == "<lambda>" else "(defined in exec or a REPL?)")
+            + "; define it with def in a file, a notebook cell or a module"
+        )
         code = b"bytecode:" + _code_digest(func.__code__)
-    return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False)
+    return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False, refusal)
 
 
 def source_digest(func: Callable[..., Any]) -> bytes | None:

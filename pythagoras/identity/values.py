@@ -115,13 +115,11 @@ class Encoder:
     def mapping(self, tag: bytes, obj: Mapping[Any, Any], ordered: bool = False) -> None:
         if not self._enter(obj):
             return
-        pairs = [(self.encoded(k), v) for k, v in obj.items()]
-        if not ordered:
-            pairs.sort(key=lambda pair: pair[0])
-        self.out += tag + _pack_count(len(pairs))
-        for key, value in pairs:
-            self.out += key
-            self.encode(value)
+        if ordered:
+            pieces = [self.encoded(k) + self.encoded(v) for k, v in obj.items()]
+        else:  # keys that encode alike (two NaNs, two plain objects) are ordered by their values
+            pieces = sorted(self.encoded(k) + self.encoded(v) for k, v in obj.items())
+        self.out += tag + _pack_count(len(pieces)) + b"".join(pieces)
         self._leave(obj)
 
     # -- everything else --------------------------------------------------------------------
@@ -183,6 +181,14 @@ def _encode_numpy(enc: Encoder, obj: Any, numpy: Any) -> None:
         else:
             enc.token(b"n", descr.encode() + b"|" + obj.tobytes())
         return
+    if type(obj) is not numpy.ndarray and not isinstance(obj, numpy.memmap):
+        # a subclass (a masked array, a matrix) is another value; a memmap is just an array
+        enc.token(b"G", f"{type(obj).__module__}:{type(obj).__qualname__}")
+        ma = sys.modules.get("numpy.ma")
+        if ma is not None and isinstance(obj, ma.MaskedArray):
+            enc.encode(ma.getmaskarray(obj).view(numpy.ndarray))
+            enc.encode(obj.fill_value)
+            obj = obj.view(numpy.ndarray)
     enc.token(b"A", f"{descr}|{obj.shape}")
     if dtype.hasobject:
         enc.encode(obj.ravel(order="C").tolist())
