@@ -21,7 +21,7 @@ DEADLINE = 120  # seconds; only a hung subprocess reaches it
 @pytest.fixture
 def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SharedStorage_P2P_Cloud:
     monkeypatch.chdir(tmp_path)
-    execution_log.calls.clear()
+    monkeypatch.setenv(execution_log.VARIABLE, str(tmp_path / "executions.jsonl"))
     return SharedStorage_P2P_Cloud(shared_dir_name="my_project")
 
 
@@ -43,7 +43,7 @@ def test_cells_3_to_9(cloud: SharedStorage_P2P_Cloud, tmp_path: Path) -> None:
 
     assert very_slow_function(important_parameter=22) == 484
     assert very_slow_function(important_parameter=22) == 484
-    assert execution_log.calls == [22]
+    assert execution_log.calls() == [22]
     assert very_slow_function(important_parameter=99) == 9801
     results = []
     for i in range(10):
@@ -53,7 +53,7 @@ def test_cells_3_to_9(cloud: SharedStorage_P2P_Cloud, tmp_path: Path) -> None:
         10000, 10201, 10404, 10609, 10816, 11025, 11236, 11449, 11664, 11881,
     ]
     assert [very_slow_function(important_parameter=i) for i in range(10)] == results
-    assert execution_log.calls == [22, 99, *range(10), *range(100, 110)]
+    assert execution_log.calls() == [22, 99, *range(10), *range(100, 110)]
 
 
 def test_positional_call_is_refused_with_the_fix(cloud: SharedStorage_P2P_Cloud) -> None:
@@ -93,7 +93,7 @@ def test_defaults_given_or_omitted_are_one_call(cloud: SharedStorage_P2P_Cloud) 
     assert add(a=1) == 2
     assert add(a=1, b=1) == 2
     assert add(b=1, a=1) == 2
-    assert execution_log.calls == [1]
+    assert execution_log.calls() == [1]
 
 
 def test_one_and_one_point_oh_and_true_are_distinct_calls(cloud: SharedStorage_P2P_Cloud) -> None:
@@ -135,7 +135,7 @@ def test_exception_propagates_unchanged_and_is_not_cached(cloud: SharedStorage_P
     @cloud.add_pure_function
     def flaky(*, x: int) -> int:
         execution_log.record(x)
-        if len(execution_log.calls) == 1:
+        if len(execution_log.calls()) == 1:
             raise Flaky("first attempt fails")
         return x
 
@@ -143,7 +143,7 @@ def test_exception_propagates_unchanged_and_is_not_cached(cloud: SharedStorage_P
         flaky(x=5)
     assert not flaky.is_stored(x=5)
     assert flaky(x=5) == 5
-    assert execution_log.calls == [5, 5]
+    assert execution_log.calls() == [5, 5]
 
 
 def test_is_stored_never_executes(cloud: SharedStorage_P2P_Cloud) -> None:
@@ -154,10 +154,10 @@ def test_is_stored_never_executes(cloud: SharedStorage_P2P_Cloud) -> None:
         return x * x
 
     assert not square.is_stored(x=3)
-    assert execution_log.calls == []
+    assert execution_log.calls() == []
     square(x=3)
     assert square.is_stored(x=3)
-    assert execution_log.calls == [3]
+    assert execution_log.calls() == [3]
 
 
 def test_version_keeps_results_across_edits(cloud: SharedStorage_P2P_Cloud) -> None:
@@ -195,7 +195,7 @@ def test_editing_a_global_constant_is_a_new_function(cloud: SharedStorage_P2P_Cl
     assert scaled(x=3) == 30
     _SCALE = 2
     assert scaled(x=3) == 6
-    assert execution_log.calls == [3, 3]
+    assert execution_log.calls() == [3, 3]
 
 
 _SCALE = 2

@@ -143,12 +143,28 @@ def _encode_python_function(enc: Encoder, func: types.FunctionType, strict: bool
             enc.out += b"E"
         else:
             _encode_read_value(enc, value)
-    namespace = func.__globals__
-    for name in static.global_names:
-        if name in namespace:
-            enc.token(b"g", name)
-            _encode_read_value(enc, namespace[name])
+    _encode_namespace_reads(enc, func.__globals__, static.global_names, set())
     enc._leave(func)
+
+
+def _encode_namespace_reads(
+    enc: Encoder, namespace: dict[str, Any], names: tuple[str, ...], seen: set[str]
+) -> None:
+    """Encode the values of ``names`` found in a namespace. A user module found there (not an
+    installed one) is read through too, for the names the code may take from it, so editing
+    ``helpers.clean`` changes a function that calls ``helpers.clean(x)``."""
+    for name in names:
+        if name not in namespace:
+            continue
+        value = namespace[name]
+        enc.token(b"g", name)
+        _encode_read_value(enc, value)
+        if isinstance(value, types.ModuleType) and value.__name__ not in seen:
+            if not is_installed_module(value.__name__):
+                seen.add(value.__name__)
+                enc.out += b"("
+                _encode_namespace_reads(enc, vars(value), names, seen)
+                enc.out += b")"
 
 
 def _encode_read_value(enc: Encoder, value: Any) -> None:

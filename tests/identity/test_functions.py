@@ -343,6 +343,20 @@ def test_an_edited_helper_imported_from_another_module_changes_the_identity(load
     assert ident(users[0]) == ident(users[2])
 
 
+def test_an_edited_helper_called_through_its_module_changes_the_identity(load_module: Loader) -> None:
+    lib = load_module("LIMIT = 3\n\ndef helper(x):\n    return x + 1\n")
+    same = load_module("def helper(x):\n    \'\'\'Same code.\'\'\'\n    return x + 1\n")
+    edited = load_module("def helper(x):\n    return x + 2\n")
+    user = load_module(f"import {lib.__name__} as helpers\n\ndef f(x):\n    return helpers.helper(x) * 2\n")
+    before = ident(user)
+    lib.helper = same.helper
+    assert ident(user) == before
+    lib.LIMIT = 4  # a name the function never takes from the module
+    assert ident(user) == before
+    lib.helper = edited.helper
+    assert ident(user) != before
+
+
 def test_rebinding_a_helper_changes_the_identity(load_module: Loader) -> None:
     m = load_module(HELPERS.format(step=1))
     other = load_module(HELPERS.format(step=5))
