@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from .location import resolve_location
+from .peer import Peer
 from .plugins import open_store
 from .pure_function import PureFunction
 from .storage.base import Store
+from .storage.local import LocalFolderStore
 
 __all__ = ["SharedStorage_P2P_Cloud"]
 
@@ -36,6 +39,25 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         self.store: Store = open_store(resolve_location(shared_dir_name), storage_options)
         self.max_workers = max_workers
         self.lease_timeout = float(lease_timeout)
+        self._peer: Peer | None = None
+        self._peer_lock = threading.Lock()
+
+    @property
+    def peer(self) -> Peer:
+        """This process's peer on the store, made at first use (its threads start when needed)."""
+        with self._peer_lock:
+            if self._peer is None:
+                self._peer = Peer(self.store, max_workers=self.max_workers,
+                                  lease_timeout=self.lease_timeout,
+                                  poll_cap=0.05 if isinstance(self.store, LocalFolderStore) else 1.0)
+            return self._peer
+
+    def close(self) -> None:
+        """Leave the swarm: finish running calls and stop this process's peer."""
+        with self._peer_lock:
+            peer, self._peer = self._peer, None
+        if peer is not None:
+            peer.close()
 
     @overload
     def add_pure_function(self, func: Callable[..., Any], /) -> PureFunction: ...

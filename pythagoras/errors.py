@@ -5,8 +5,10 @@ from __future__ import annotations
 __all__ = [
     "CorruptRecord",
     "IdentityError",
+    "PeersDied",
     "PurityError",
     "PythagorasError",
+    "RemoteError",
     "StoreError",
     "UnhashableArgument",
 ]
@@ -34,3 +36,11 @@ class StoreError(PythagorasError, OSError):
 
 class CorruptRecord(PythagorasError, ValueError):
     """Bytes read from the store are not a complete, intact record."""
+
+
+class RemoteError(PythagorasError, RuntimeError):
+    """An exception raised on another peer that cannot be rebuilt here (unpicklable type)."""
+
+
+class PeersDied(PythagorasError, RuntimeError):
+    """A call failed because the peers running it kept dying (a crash, the OOM killer)."""

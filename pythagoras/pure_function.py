@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import random
+import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from .errors import IdentityError, PurityError
@@ -108,10 +111,62 @@ class PureFunction:
         completed = self._signature.complete(args, kwargs)
         address = self._address(completed)
         value = self._results.lookup(address)
+        if value is MISSING and self.cloud.peer.swarm.claimed(address):
+            # Another peer is computing this call right now: wait for its result (serving the
+            # swarm meanwhile) rather than compute it twice; run it here if its claim lapses.
+            value = self.cloud.peer.await_result(address, direct=True).result()
         if value is MISSING:
             value = self._func(**completed)  # an exception propagates and nothing is stored
             self._results.publish(address, value)
         return value
+
+    def async_parallel(self, calls: Iterable[Mapping[str, Any]], *,
+                       retry: bool = False) -> list[Future[Any]]:
+        """Submit every call to the swarm; a list of futures, in input order, at once.
+
+        Each element of ``calls`` is the keyword arguments of one call (``kw_args(x=1)``).
+        Every call is checked before anything is submitted. A call whose earlier run raised
+        fails again with that exception unless ``retry`` is true.
+        """
+        completed = [self._signature.complete((), dict(kw)) for kw in calls]
+        addresses = [self._address(kw) for kw in completed]
+        peer = self.cloud.peer
+        swarm = peer.swarm
+        futures: list[Future[Any]] = []
+        pending: list[tuple[CallAddress, dict[str, Any], Future[Any]]] = []
+        for address, kwargs in zip(addresses, completed):
+            future: Future[Any] = Future()
+            futures.append(future)
+            value = swarm.lookup(address)
+            if value is not MISSING:
+                future.set_result(value)
+                continue
+            failure = swarm.failure(address)
+            if failure is not None and not retry:
+                future.set_exception(failure.to_exception())
+                continue
+            if failure is not None:
+                swarm.clear_failure(address)
+            pending.append((address, kwargs, future))
+        if pending:
+            swarm.publish_function(pending[0][0].function, self._func)
+        random.shuffle(pending)  # peers submitting the same calls start on different ones
+        for address, kwargs, future in pending:
+            key = swarm.submit(address, self._func.__qualname__, kwargs, peer.id)
+            peer.await_result(address, key, future)
+        return futures
+
+    def sync_parallel(self, calls: Iterable[Mapping[str, Any]], *, timeout: float | None = None,
+                      retry: bool = False) -> list[Any]:
+        """Run every call in the swarm and return their values in input order.
+
+        This process executes pending calls of the swarm while it waits. ``timeout`` bounds the
+        whole wait (``TimeoutError``); the first failing call, in input order, raises.
+        """
+        futures = self.async_parallel(calls, retry=retry)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return [f.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                for f in futures]
 
     def is_stored(self, **kwargs: Any) -> bool:
         """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""
@@ -126,5 +181,16 @@ class PureFunction:
 
             encode_callable(enc, self._func, strict=True)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Travel as the function and its location: a pure function that calls another (or
+        itself) reaches the swarm by value, and the copy reads the same store."""
+        return _reopen, (self._func, self.cloud.store.location, self._version)
+
     def __repr__(self) -> str:
         return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"
+
+
+def _reopen(func: Callable[..., Any], location: str, version: str | None) -> PureFunction:
+    from .cloud import SharedStorage_P2P_Cloud
+
+    return PureFunction(func, SharedStorage_P2P_Cloud(location, max_workers=0), version=version)

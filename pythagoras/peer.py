@@ -1,0 +1,271 @@
+"""A peer: one process's member of the swarm, with a warm local pool of worker processes.
+
+One thread per peer runs the loop: announce the peer and renew its leases every
+``lease_timeout / 3``; resolve the futures it waits on when their result or failure appears;
+and, while it serves (always for a worker, while it waits for results otherwise), pick pending
+requests, claim them and run them on the pool. Completions are handled in the pool's callback
+thread. Idle polling backs off from 1 ms to a cap (``poll_cap``). See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from typing import Any
+
+import loky  # type: ignore[import-untyped]
+
+from .identity.address import CallAddress
+from .protocol import MISSING, Claim, Failure, Swarm, new_peer_id, run_call
+from .storage.base import Store
+
+__all__ = ["Peer"]
+
+log = logging.getLogger("pythagoras")
+
+
+class Peer:
+    """Serves one store: claims and runs pending calls, and waits for the results of others."""
+
+    def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
+                 max_attempts: int = 3, poll_cap: float = 0.05, serve_always: bool = False) -> None:
+        self.id = new_peer_id()
+        self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
+        self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
+        self.lease_timeout = lease_timeout
+        self.poll_cap = poll_cap
+        self.serve_always = serve_always
+        self._cv = threading.Condition()
+        self._own: deque[str] = deque()  # request keys this process submitted: picked first
+        self._candidates: list[str] = []
+        self._skip: set[str] = set()  # requests whose function cannot be loaded here
+        self._running: dict[CallAddress, Claim] = {}
+        self._waiting: dict[CallAddress, list[Future[Any]]] = {}
+        self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
+        self._pool: Any = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._next_beat = 0.0
+        self.executed = 0
+
+    # -- the caller's side -----------------------------------------------------------------
+
+    def await_result(self, address: CallAddress, request_key: str | None = None,
+                     future: Future[Any] | None = None, *, direct: bool = False) -> Future[Any]:
+        """A future for the call's value (or its failure); ``direct`` ones resolve to MISSING
+        when nobody holds the call's claim any more."""
+        future = Future() if future is None else future
+        with self._cv:
+            self._waiting.setdefault(address, []).append(future)
+            if direct:
+                self._direct.add(address)
+            if request_key is not None:
+                self._own.append(request_key)
+            self._start()
+            self._cv.notify_all()
+        return future
+
+    def _start(self) -> None:
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._loop, name=f"pythagoras-peer-{self.id}",
+                                            daemon=True)
+            self._thread.start()
+            atexit.register(self.close)
+
+    def serve(self) -> None:
+        """Serve until :meth:`close` (the worker command)."""
+        with self._cv:
+            self.serve_always = True
+            self._start()
+            self._cv.notify_all()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _serving(self) -> bool:
+        return self.max_workers > 0 and (self.serve_always or bool(self._waiting))
+
+    def _loop(self) -> None:
+        delay = 0.001
+        while True:
+            with self._cv:
+                if self._closed:
+                    return
+            busy = False
+            try:
+                now = time.monotonic()
+                if now >= self._next_beat:
+                    self._heartbeat()
+                    self._next_beat = now + self.lease_timeout / 3
+                busy |= self._poll_waiting()
+                while self._serving() and len(self._running) < self.max_workers and self._pick():
+                    busy = True
+            except Exception:  # a store hiccup must not end the peer; it is retried next turn
+                log.exception("pythagoras peer %s: error in its loop; retrying", self.id)
+            delay = 0.001 if busy else min(delay * 2, self.poll_cap)
+            with self._cv:
+                if not self._closed:
+                    self._cv.wait(delay)
+
+    def _heartbeat(self) -> None:
+        self.swarm.announce(self.id, {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
+                                      "workers": self.max_workers, "serving": self._serving()})
+        with self._cv:
+            claims = list(self._running.values())
+        for claim in claims:
+            if not self.swarm.renew(claim):
+                log.warning("pythagoras: lost the lease on %s; another peer may run it too",
+                            claim.address)
+
+    def _poll_waiting(self) -> bool:
+        with self._cv:
+            addresses = [a for a in self._waiting if a not in self._running]
+        resolved = False
+        for address in addresses:
+            value = self.swarm.lookup(address)
+            if value is not MISSING:
+                self._resolve(address, value=value)
+                resolved = True
+                continue
+            failure = self.swarm.failure(address)
+            if failure is not None:
+                self._resolve(address, error=failure.to_exception())
+                resolved = True
+            elif address in self._direct and not self.swarm.claimed(address):
+                self._resolve(address, value=MISSING)
+                resolved = True
+        return resolved
+
+    def _resolve(self, address: CallAddress, *, value: Any = None,
+                 error: BaseException | None = None) -> None:
+        with self._cv:
+            futures = self._waiting.pop(address, [])
+            self._direct.discard(address)
+        for future in futures:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+    def _next_candidate(self) -> str | None:
+        with self._cv:
+            if self._own:
+                return self._own.popleft()
+        if not self._candidates:
+            self._candidates = [k for k in self.swarm.candidates() if k not in self._skip]
+        return self._candidates.pop() if self._candidates else None
+
+    def _pick(self) -> bool:
+        """Claim one pending call and start it; False when there was nothing to claim."""
+        while (key := self._next_candidate()) is not None:
+            address = self.swarm.address_of(key)
+            with self._cv:
+                if address in self._running:
+                    continue
+            if self.swarm.results.store.exists(address.result_key):
+                self.swarm.store.delete(key)  # done already: retire the request
+                continue
+            claim = self.swarm.claim(address, self.id)
+            if claim is None:
+                continue
+            try:
+                request = self.swarm.load_request(key)
+                func = self.swarm.load_function(address.function) if request else None
+            except Exception as e:
+                log.info("pythagoras: cannot load %s here (%s); leaving it to other peers", key, e)
+                self._skip.add(key)
+                self.swarm.release(claim)
+                continue
+            if request is None:  # finished and retired meanwhile
+                self.swarm.release(claim)
+                continue
+            self._run(claim, func, request.kwargs, request.name)
+            return True
+        return False
+
+    def _run(self, claim: Claim, func: Any, kwargs: dict[str, Any], name: str) -> None:
+        with self._cv:
+            self._running[claim.address] = claim
+            if self._pool is None:
+                self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
+            pool = self._pool
+        started = time.monotonic()
+        future = pool.submit(run_call, func, kwargs)
+        future.add_done_callback(lambda f: self._finished(f, claim, func, kwargs, name, started))
+
+    def _finished(self, done: Future[Any], claim: Claim, func: Any, kwargs: dict[str, Any],
+                  name: str, started: float) -> None:
+        address = claim.address
+        try:
+            ok, value, text = done.result()
+        except Exception as crash:  # the worker process died: a crash, the OOM killer
+            with self._cv:
+                broken, self._pool = self._pool, None  # a crash breaks the pool: start a fresh one
+                self._running.pop(address, None)
+            if broken is not None:
+                broken.shutdown(wait=False, kill_workers=True)
+            if self.swarm.record_attempt(claim):
+                log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
+                            crash, claim.attempt)
+                self._run(claim, func, kwargs, name)
+                return
+            failure = Failure("peers_died", "PeersDied",
+                              f"the worker processes running {name} died {claim.attempt - 1} times "
+                              f"({crash}); it may crash its interpreter or exhaust memory. "
+                              "Clear the failure to try again", "", self.id, claim.attempt - 1)
+            self.swarm.fail(address, claim, failure)
+            self._resolve(address, error=failure.to_exception())
+            return
+        try:
+            if ok:
+                self.swarm.finish(claim, address, value)
+            else:
+                self.swarm.fail(address, claim, Failure.raised(value, text, self.id, claim.attempt))
+        finally:
+            with self._cv:
+                self._running.pop(address, None)
+                self.executed += 1
+                self._cv.notify_all()
+        log.info("pythagoras: %s %s in %.3f s", name, "done" if ok else "raised",
+                 time.monotonic() - started)
+        if ok:
+            self._resolve(address, value=value)
+        else:
+            self._resolve(address, error=Failure.raised(value, text, self.id, claim.attempt).to_exception())
+
+    # -- shutting down ---------------------------------------------------------------------
+
+    def close(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop picking; finish running calls (``wait``) or release their claims; leave the swarm."""
+        with self._cv:
+            if self._closed:
+                return
+            self._closed = True
+            self._cv.notify_all()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if wait:
+            with self._cv:
+                while self._running:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._cv.wait(remaining if remaining is not None else 0.1)
+        with self._cv:
+            unfinished = list(self._running.values())
+            pool, self._pool = self._pool, None
+        for claim in unfinished:
+            self.swarm.release(claim)
+        if pool is not None:
+            pool.shutdown(wait=False, kill_workers=bool(unfinished))
+        try:
+            self.swarm.retire_peer(self.id)
+        except OSError:
+            pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

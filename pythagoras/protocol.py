@@ -1,0 +1,368 @@
+"""Layer 4: the swarm protocol over one store (``docs/protocol.md``, "The swarm").
+
+    submitting peer                  store                                 executing peer
+    ---------------                  -----                                 --------------
+    publish_function --F--> functions/<fid>                 (once per function)
+    submit           --V--> values/<aa>/<hash>              (each argument over 64 KiB, once)
+                     --Q--> requests/<a>/<fid>.<args> --list one bucket--> candidates()
+                                                     <--create C------- claim()
+                            claims/<fid>.<args>      <--write C-------- renew(), every lease/3
+                                                                          | run on the local pool
+    lookup()  <--read R---- results/<fid>/<aa>/<args> <--write R------- finish()
+    failure() <--read E---- failures/<fid>/<aa>/<args><--write E------- fail()
+                                                     <--delete Q, C---- finish() / fail()
+
+    A claim older than lease_timeout (by the store's clock) is stale. Peers that see it race to
+    create breaks/<fid>.<args>.<nonce>; the one that creates it deletes the stale claim and
+    claims the call with attempt + 1. Past max_attempts the call fails with PeersDied.
+
+Every record is a frame (:mod:`pythagoras.records`). Claims only save duplicate work: results
+are write-once and content-addressed, so a call run twice is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .errors import CorruptRecord, PeersDied, RemoteError
+from .identity.address import CallAddress
+from .identity.values import hash_value
+from .records import dump_value, frame, load_value, report_corrupt, unframe
+from .results import MISSING, RESULT, ResultCache
+from .storage.base import Store
+
+__all__ = [
+    "MISSING",
+    "RESULT",
+    "Claim",
+    "Failure",
+    "RemoteTraceback",
+    "Request",
+    "Swarm",
+    "ValueRef",
+    "failure_key",
+    "new_peer_id",
+    "run_call",
+]
+
+REQUEST: Final = b"Q"
+CLAIM: Final = b"C"
+FAILURE: Final = b"E"
+FUNCTION: Final = b"F"
+VALUE: Final = b"V"
+PEER: Final = b"P"
+
+BUCKETS: Final = "0123456789abcdef"
+LARGE_ARGUMENT: Final = 64 * 1024  # pickled bytes above which an argument is stored on its own
+
+
+def new_peer_id() -> str:
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """An argument stored once under ``values/``, referenced by every request that uses it."""
+
+    key: str
+
+
+@dataclass
+class Request:
+    address: CallAddress
+    name: str
+    kwargs: dict[str, Any]  # values, or ValueRef for large ones
+    submitter: str
+
+
+@dataclass
+class Claim:
+    address: CallAddress
+    peer: str
+    attempt: int = 1
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    broke: str | None = None  # the break marker this claim was taken with
+
+
+@dataclass
+class Failure:
+    """A terminal failure: the function raised (``raised``), or its peers kept dying."""
+
+    kind: str  # "raised" or "peers_died"
+    type_name: str
+    message: str
+    traceback: str
+    peer: str
+    attempts: int
+    exception: BaseException | None = None
+
+    def to_exception(self) -> BaseException:
+        """The exception to raise at a caller: its own type, the remote traceback as cause."""
+        if self.kind == "peers_died":
+            return PeersDied(self.message)
+        error = self.exception
+        if error is None:
+            error = RemoteError(f"{self.type_name}: {self.message}")
+        error.__cause__ = RemoteTraceback(self.traceback, self.peer)
+        return error
+
+    @classmethod
+    def raised(cls, error: BaseException, text: str, peer: str, attempts: int) -> Failure:
+        return cls("raised", f"{type(error).__module__}.{type(error).__qualname__}", str(error),
+                   text, peer, attempts, error)
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised on another peer, attached as ``__cause__``."""
+
+    def __init__(self, text: str, peer: str) -> None:
+        super().__init__(text, peer)
+        self.text, self.peer = text, peer
+
+    def __str__(self) -> str:
+        return f"\n\nraised on peer {self.peer}:\n\"\"\"\n{self.text}\"\"\""
+
+
+def _keys(address: CallAddress) -> tuple[str, str]:
+    flat = f"{address.function}.{address.arguments}"
+    return f"requests/{address.arguments[0]}/{flat}", f"claims/{flat}"
+
+
+def failure_key(address: CallAddress) -> str:
+    return f"failures/{address.function}/{address.arguments[:2]}/{address.arguments}"
+
+
+class Swarm:
+    """The records of the swarm protocol on one store, and the operations peers perform on them."""
+
+    def __init__(self, store: Store, *, lease_timeout: float = 30.0, max_attempts: int = 3) -> None:
+        self.store = store
+        self.results = ResultCache(store)
+        self.lease_timeout = lease_timeout
+        self.max_attempts = max_attempts
+        self.skew = 0.0  # how far this machine's clock runs ahead of the store's, in seconds
+        self._functions: dict[str, Any] = {}
+        self._published: set[str] = set()
+        self._values: dict[str, Any] = {}
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _read(self, key: str, kind: bytes) -> Any:
+        data = self.store.read(key)
+        if data is None:
+            return None
+        try:
+            return load_value(unframe(data, kind))
+        except CorruptRecord as e:
+            report_corrupt(f"{self.store.location}/{key}", e)
+            return None
+
+    def _write(self, key: str, kind: bytes, value: Any) -> None:
+        self.store.write(key, frame(kind, dump_value(value)))
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def publish_function(self, function_id: str, func: Any) -> None:
+        """Store the function by value (cloudpickle), once per function and process."""
+        if function_id in self._published:
+            return
+        key = f"functions/{function_id}"
+        if not self.store.exists(key):
+            self.store.create(key, frame(FUNCTION, dump_value(func)))
+        self._published.add(function_id)
+        self._functions.setdefault(function_id, func)
+
+    def load_function(self, function_id: str) -> Any:
+        """The function of a request; raises if it cannot be loaded here (a missing module)."""
+        func = self._functions.get(function_id)
+        if func is None:
+            func = self._read(f"functions/{function_id}", FUNCTION)
+            if func is None:
+                raise LookupError(f"function {function_id} is not in the store")
+            self._functions[function_id] = func
+        return func
+
+    def submit(self, address: CallAddress, name: str, kwargs: dict[str, Any], submitter: str) -> str:
+        """Publish a request for the call; equal calls from several peers share one request."""
+        stored = {k: self._store_if_large(v) for k, v in kwargs.items()}
+        key = _keys(address)[0]
+        self._write(key, REQUEST, Request(address, name, stored, submitter))
+        return key
+
+    def _store_if_large(self, value: Any) -> Any:
+        payload = dump_value(value)
+        if len(payload) <= LARGE_ARGUMENT:
+            return value
+        digest = hash_value(value).hex()
+        key = f"values/{digest[:2]}/{digest}"
+        if not self.store.exists(key):
+            self.store.write(key, frame(VALUE, payload))
+        return ValueRef(key)
+
+    def load_request(self, key: str) -> Request | None:
+        request: Request | None = self._read(key, REQUEST)
+        if request is not None:
+            request.kwargs = {k: self._resolve(v) for k, v in request.kwargs.items()}
+        return request
+
+    def _resolve(self, value: Any) -> Any:
+        if not isinstance(value, ValueRef):
+            return value
+        if value.key not in self._values:
+            loaded = self._read(value.key, VALUE)
+            if loaded is None:
+                raise LookupError(f"argument {value.key} is missing from the store")
+            self._values[value.key] = loaded
+        return self._values[value.key]
+
+    # -- picking and claiming --------------------------------------------------------------
+
+    def candidates(self) -> list[str]:
+        """Request keys of one non-empty bucket, shuffled; buckets are tried in random order.
+
+        At most 16 listings, each of about 1/16 of the pending requests, so a claim costs O(1)
+        store operations in expectation however many requests are pending.
+        """
+        for bucket in random.sample(BUCKETS, len(BUCKETS)):
+            keys = list(self.store.list(f"requests/{bucket}/"))
+            if keys:
+                random.shuffle(keys)
+                return keys
+        return []
+
+    @staticmethod
+    def address_of(request_key: str) -> CallAddress:
+        function, _, arguments = request_key.rpartition("/")[2].partition(".")
+        return CallAddress(function, arguments)
+
+    def claim(self, address: CallAddress, peer: str) -> Claim | None:
+        """Take the call's lease, breaking a stale one; None if another peer holds it."""
+        claim_key = _keys(address)[1]
+        claim = Claim(address, peer)
+        if self.store.create(claim_key, frame(CLAIM, dump_value(claim))):
+            return claim
+        age = self.store.age(claim_key)
+        if age is None or age - self.skew <= self.lease_timeout:
+            return None
+        stale: Claim | None = self._read(claim_key, CLAIM)
+        nonce = stale.nonce if stale is not None else "unreadable"
+        marker = f"breaks/{claim_key.partition('/')[2]}.{nonce}"
+        if not self.store.create(marker, b""):
+            return None  # another peer broke this lease first
+        current: Claim | None = self._read(claim_key, CLAIM)
+        if current is not None and current.nonce != nonce:
+            return None  # renewed or re-claimed meanwhile
+        self.store.delete(claim_key)
+        attempt = (stale.attempt if stale is not None else 1) + 1
+        if attempt > self.max_attempts:
+            died = stale.peer if stale is not None else "an unknown peer"
+            self.fail(address, None, Failure(
+                "peers_died", "PeersDied",
+                f"the peers running this call died {attempt - 1} times (last: {died}); it may "
+                "crash its interpreter or exhaust memory. Clear the failure to try again", "",
+                died, attempt - 1))
+            self.store.delete(marker)
+            return None
+        claim = Claim(address, peer, attempt, broke=marker)
+        if self.store.create(claim_key, frame(CLAIM, dump_value(claim))):
+            return claim
+        return None
+
+    def renew(self, claim: Claim) -> bool:
+        """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""
+        claim_key = _keys(claim.address)[1]
+        current: Claim | None = self._read(claim_key, CLAIM)
+        if current is None or current.nonce != claim.nonce:
+            return False
+        self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
+        return True
+
+    def record_attempt(self, claim: Claim) -> bool:
+        """Count one more attempt on a claim we hold; False once attempts are used up."""
+        claim.attempt += 1
+        if claim.attempt > self.max_attempts:
+            return False
+        self.renew(claim)
+        return True
+
+    def claimed(self, address: CallAddress) -> bool:
+        """True while another peer holds a fresh lease on the call."""
+        age = self.store.age(_keys(address)[1])
+        return age is not None and age - self.skew <= self.lease_timeout
+
+    def release(self, claim: Claim) -> None:
+        """Give the call back to the swarm (this peer cannot run it)."""
+        claim_key = _keys(claim.address)[1]
+        current: Claim | None = self._read(claim_key, CLAIM)
+        if current is not None and current.nonce == claim.nonce:
+            self.store.delete(claim_key)
+
+    # -- finishing -------------------------------------------------------------------------
+
+    def finish(self, claim: Claim | None, address: CallAddress, value: Any) -> None:
+        """Publish the result, then retire the request and the claim."""
+        self.results.publish(address, value)
+        self._retire(address, claim)
+
+    def fail(self, address: CallAddress, claim: Claim | None, failure: Failure) -> None:
+        """Publish a terminal failure, then retire the request and the claim."""
+        try:
+            data = dump_value(failure)
+        except Exception:  # an exception that cannot be pickled travels as type and message
+            failure.exception = None
+            data = dump_value(failure)
+        self.store.write(failure_key(address), frame(FAILURE, data))
+        self._retire(address, claim)
+
+    def _retire(self, address: CallAddress, claim: Claim | None) -> None:
+        request_key, claim_key = _keys(address)
+        self.store.delete(request_key)
+        if claim is not None:
+            self.release(claim)
+            if claim.broke is not None:
+                self.store.delete(claim.broke)
+
+    def lookup(self, address: CallAddress) -> Any:
+        return self.results.lookup(address)
+
+    def failure(self, address: CallAddress) -> Failure | None:
+        found: Failure | None = self._read(failure_key(address), FAILURE)
+        return found
+
+    def clear_failure(self, address: CallAddress) -> bool:
+        return self.store.delete(failure_key(address))
+
+    # -- peers -----------------------------------------------------------------------------
+
+    def announce(self, peer: str, info: dict[str, Any]) -> None:
+        """Write this peer's record and measure the clock skew against the store by it."""
+        key = f"peers/{peer}"
+        self._write(key, PEER, {**info, "seen": time.time()})
+        age = self.store.age(key)
+        if age is not None:
+            self.skew = age
+
+    def retire_peer(self, peer: str) -> None:
+        self.store.delete(f"peers/{peer}")
+
+
+def run_call(func: Any, kwargs: dict[str, Any]) -> tuple[bool, Any, str]:
+    """Run one call in a worker process: (True, value, "") or (False, exception, traceback)."""
+    try:
+        return True, func(**kwargs), ""
+    except BaseException as error:  # noqa: BLE001 -- every failure must reach the swarm
+        text = traceback.format_exc()
+        try:
+            dump_value(error)
+        except Exception:
+            error = RemoteError(f"{type(error).__qualname__}: {error}")
+        return False, error, text
+
