@@ -1,0 +1,240 @@
+"""The swarm protocol on an in-memory store with a fake clock: claims, leases, failures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pythagoras.errors import PeersDied, RemoteError
+from pythagoras.identity.address import CallAddress
+from pythagoras.identity.values import hash_value
+from pythagoras.protocol import (
+    LARGE_ARGUMENT,
+    MISSING,
+    Failure,
+    RemoteTraceback,
+    Swarm,
+    failure_key,
+    run_call,
+)
+from pythagoras.storage.memory import MemoryStore
+
+LEASE = 30.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts listings, to check what a pick costs."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.listings = 0
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        self.listings += 1
+        return super().list(prefix)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(clock: FakeClock) -> CountingStore:
+    return CountingStore(clock)
+
+
+@pytest.fixture
+def swarm(store: CountingStore) -> Swarm:
+    return Swarm(store, lease_timeout=LEASE, max_attempts=3)
+
+
+def address(number: int) -> CallAddress:
+    return CallAddress("f" * 32, hash_value(number).hex())
+
+
+def submit(swarm: Swarm, number: int, **kwargs: Any) -> str:
+    return swarm.submit(address(number), "square", kwargs or {"x": number}, "submitter")
+
+
+def test_one_claim_per_call_while_its_lease_is_fresh(swarm: Swarm, clock: FakeClock) -> None:
+    submit(swarm, 1)
+    first = swarm.claim(address(1), "peer-a")
+    assert first is not None and first.attempt == 1
+    assert swarm.claim(address(1), "peer-b") is None
+    assert swarm.claimed(address(1))
+    clock.now += LEASE  # exactly the lease: still fresh
+    assert swarm.claim(address(1), "peer-b") is None
+
+
+def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:
+    claim = swarm.claim(address(1), "peer-a")
+    assert claim is not None
+    for _ in range(5):
+        clock.now += LEASE / 3
+        assert swarm.renew(claim)
+    assert swarm.claim(address(1), "peer-b") is None
+
+
+def test_a_stale_lease_is_broken_by_exactly_one_peer(swarm: Swarm, clock: FakeClock) -> None:
+    submit(swarm, 1)
+    dead = swarm.claim(address(1), "peer-dead")
+    assert dead is not None
+    clock.now += LEASE + 1
+    winners: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def contend(i: int) -> None:
+        barrier.wait()
+        winners.append(swarm.claim(address(1), f"peer-{i}"))
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    taken = [w for w in winners if w is not None]
+    assert len(taken) == 1
+    assert taken[0].attempt == 2 and taken[0].broke is not None
+    assert not swarm.renew(dead)  # the dead peer, back from a pause, learns it lost the lease
+
+
+def test_skew_measured_by_the_store_corrects_lease_ages(swarm: Swarm, clock: FakeClock) -> None:
+    swarm.claim(address(1), "peer-a")
+    clock.now += LEASE - 5
+    swarm.skew = 10.0  # this machine's clock runs 10 s ahead of the store's
+    other = Swarm(swarm.store, lease_timeout=LEASE)
+    other.skew = 10.0
+    clock.now += 10
+    assert other.claim(address(1), "peer-b") is None  # 35 s by our clock, 25 s by the store's
+
+
+def test_announce_measures_skew_against_the_store(swarm: Swarm, store: MemoryStore, clock: FakeClock) -> None:
+    swarm.announce("peer-a", {"workers": 1})
+    assert swarm.skew == 0.0
+    assert store.read("peers/peer-a") is not None
+
+
+def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: FakeClock) -> None:
+    key = submit(swarm, 1)
+    attempts = []
+    for i in range(3):
+        claim = swarm.claim(address(1), f"peer-{i}")
+        assert claim is not None
+        attempts.append(claim.attempt)
+        clock.now += LEASE + 1
+    assert attempts == [1, 2, 3]
+    assert swarm.claim(address(1), "peer-last") is None
+    failure = swarm.failure(address(1))
+    assert failure is not None and failure.kind == "peers_died" and failure.attempts == 3
+    error = failure.to_exception()
+    assert isinstance(error, PeersDied) and "died 3 times" in str(error)
+    assert swarm.store.read(key) is None  # the request is retired: no retry storm
+    assert not swarm.claimed(address(1))
+
+
+def test_finish_publishes_then_retires_request_and_claim(swarm: Swarm, clock: FakeClock) -> None:
+    key = submit(swarm, 7)
+    claim = swarm.claim(address(7), "peer-a")
+    assert swarm.lookup(address(7)) is MISSING
+    swarm.finish(claim, address(7), 49)
+    assert swarm.lookup(address(7)) == 49
+    assert swarm.store.read(key) is None
+    assert not swarm.claimed(address(7))
+    assert list(swarm.store.list("breaks/")) == []
+
+
+def test_finish_after_a_break_removes_its_break_marker(swarm: Swarm, clock: FakeClock) -> None:
+    submit(swarm, 7)
+    swarm.claim(address(7), "peer-dead")
+    clock.now += LEASE + 1
+    claim = swarm.claim(address(7), "peer-b")
+    assert claim is not None and list(swarm.store.list("breaks/"))
+    swarm.finish(claim, address(7), 49)
+    assert list(swarm.store.list("breaks/")) == []
+
+
+class Custom(ValueError):
+    pass
+
+
+def test_a_raised_exception_is_recorded_and_rebuilt_with_its_type(swarm: Swarm) -> None:
+    submit(swarm, 3)
+    claim = swarm.claim(address(3), "peer-a")
+    ok, error, text = run_call(_raises, {"x": 3})
+    assert not ok and isinstance(error, Custom) and "_raises" in text
+    swarm.fail(address(3), claim, Failure.raised(error, text, "peer-a", 1))
+    failure = swarm.failure(address(3))
+    assert failure is not None
+    rebuilt = failure.to_exception()
+    assert type(rebuilt) is Custom and str(rebuilt) == "bad 3"
+    assert isinstance(rebuilt.__cause__, RemoteTraceback) and "_raises" in str(rebuilt.__cause__)
+    assert swarm.clear_failure(address(3)) and swarm.failure(address(3)) is None
+
+
+def _raises(*, x: int) -> int:
+    raise Custom(f"bad {x}")
+
+
+def test_an_unpicklable_exception_travels_as_type_and_message() -> None:
+    ok, error, text = run_call(_raises_unpicklable, {})
+    assert not ok and isinstance(error, RemoteError)
+    assert "Unpicklable" in str(error) and "a lock inside" in str(error)
+
+
+class Unpicklable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def _raises_unpicklable() -> None:
+    raise Unpicklable("a lock inside")
+
+
+def test_a_corrupt_failure_record_reads_as_absent(swarm: Swarm) -> None:
+    swarm.store.write(failure_key(address(4)), b"garbage")
+    assert swarm.failure(address(4)) is None
+
+
+def test_large_arguments_are_stored_once_and_shared(swarm: Swarm) -> None:
+    big = "x" * (LARGE_ARGUMENT + 1)
+    first = submit(swarm, 1, text=big, n=1)
+    second = submit(swarm, 2, text=big, n=2)
+    assert len(list(swarm.store.list("values/"))) == 1
+    for key, n in ((first, 1), (second, 2)):
+        request = swarm.load_request(key)
+        assert request is not None and request.kwargs == {"text": big, "n": n}
+    assert len(swarm.store.read(first) or b"") < LARGE_ARGUMENT  # the request holds a reference
+
+
+def test_request_keys_give_back_their_address(swarm: Swarm) -> None:
+    assert Swarm.address_of(submit(swarm, 12345)) == address(12345)
+
+
+@pytest.mark.parametrize("pending", [20, 2000])
+def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore, pending: int) -> None:
+    for n in range(pending):
+        submit(swarm, n)
+    store.listings = 0
+    keys = swarm.candidates()
+    assert keys and store.listings <= 16
+    bucket = {k.split("/")[1] for k in keys}
+    assert len(bucket) == 1
+    assert len(keys) < pending  # one bucket's share, not every request
+
+
+def test_no_pending_requests_costs_sixteen_listings_at_most(swarm: Swarm, store: CountingStore) -> None:
+    assert swarm.candidates() == []
+    assert store.listings == 16

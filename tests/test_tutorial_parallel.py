@@ -1,0 +1,69 @@
+"""The tutorial's cells 10-11: sync_parallel and async_parallel on one peer with a real pool."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, wait
+from pathlib import Path
+
+import execution_log
+import pytest
+
+from pythagoras import PurityError, SharedStorage_P2P_Cloud, kw_args
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SharedStorage_P2P_Cloud]:
+    monkeypatch.setenv(execution_log.VARIABLE, str(tmp_path / "executions.jsonl"))
+    cloud = SharedStorage_P2P_Cloud(shared_dir_name=str(tmp_path / "my_project"), max_workers=1)
+    yield cloud
+    cloud.close()
+
+
+def very_slow_function(*, important_parameter: int) -> int:
+    """Stands for an hour; runs in the peer's worker process."""
+    execution_log.record(important_parameter)
+    time.sleep(0.01)
+    return important_parameter**2
+
+
+EXPECTED = [4000000, 4004001, 4008004, 4012009, 4016016, 4020025, 4024036, 4028049, 4032064, 4036081]
+
+
+def test_cells_10_and_11(cloud: SharedStorage_P2P_Cloud) -> None:
+    f = cloud.add_pure_function(very_slow_function)
+    assert f.sync_parallel(kw_args(important_parameter=i) for i in range(2000, 2010)) == EXPECTED
+    assert sorted(execution_log.calls()) == list(range(2000, 2010))
+    assert f.sync_parallel(kw_args(important_parameter=i) for i in range(2000, 2010)) == EXPECTED
+    assert len(execution_log.calls()) == 10  # cell 11: every result came from the folder
+    assert f(important_parameter=2003) == 4012009 and len(execution_log.calls()) == 10
+    assert not list(cloud.store.list("requests/")) and not list(cloud.store.list("claims/"))
+
+
+def test_async_parallel_returns_futures_at_once(cloud: SharedStorage_P2P_Cloud) -> None:
+    f = cloud.add_pure_function(very_slow_function)
+    f(important_parameter=1)
+    futures = f.async_parallel([kw_args(important_parameter=1), kw_args(important_parameter=2)])
+    assert all(isinstance(x, Future) for x in futures)
+    assert futures[0].done() and futures[0].result() == 1  # a hit is resolved at once
+    done, not_done = wait(futures, timeout=60)
+    assert not not_done
+    assert [x.result() for x in futures] == [1, 4]
+
+
+def test_a_bad_call_among_many_fails_before_anything_is_submitted(cloud: SharedStorage_P2P_Cloud) -> None:
+    f = cloud.add_pure_function(very_slow_function)
+    calls = [kw_args(important_parameter=1), kw_args(important_parameter=2, extra=3)]
+    with pytest.raises(PurityError, match="unexpected keyword"):
+        f.sync_parallel(calls)
+    assert not list(cloud.store.list(""))
+
+
+def test_sync_parallel_times_out(cloud: SharedStorage_P2P_Cloud) -> None:
+    client = SharedStorage_P2P_Cloud(shared_dir_name=cloud.store.location, max_workers=0)
+    f = client.add_pure_function(very_slow_function)
+    with pytest.raises(TimeoutError):
+        f.sync_parallel([kw_args(important_parameter=5)], timeout=0.2)  # no peer serves it
+    assert execution_log.calls() == []
+    client.close()
