@@ -75,7 +75,7 @@ class Peer:
             self._thread = threading.Thread(target=self._loop, name=f"pythagoras-peer-{self.id}",
                                             daemon=True)
             self._thread.start()
-            atexit.register(self.close)
+            atexit.register(self.close, wait=False)
 
     def serve(self) -> None:
         """Serve until :meth:`close` (the worker command)."""
