@@ -31,11 +31,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .errors import CorruptRecord, PeersDied, RemoteError
+from .errors import PeersDied, RemoteError
 from .identity.address import CallAddress
 from .identity.values import hash_value
-from .records import dump_value, frame, load_value, report_corrupt, unframe
-from .results import MISSING, RESULT, ResultCache
+from .records import MISSING, dump_value, frame, read_record
+from .results import RESULT, ResultCache
 from .storage.base import Store
 
 __all__ = [
@@ -156,14 +156,8 @@ class Swarm:
     # -- records ---------------------------------------------------------------------------
 
     def _read(self, key: str, kind: bytes) -> Any:
-        data = self.store.read(key)
-        if data is None:
-            return None
-        try:
-            return load_value(unframe(data, kind))
-        except CorruptRecord as e:
-            report_corrupt(f"{self.store.location}/{key}", e)
-            return None
+        value = read_record(self.store, key, kind)
+        return None if value is MISSING else value
 
     def _write(self, key: str, kind: bytes, value: Any) -> None:
         self.store.write(key, frame(kind, dump_value(value)))
@@ -260,7 +254,6 @@ class Swarm:
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is not None and current.nonce != nonce:
             return None  # renewed or re-claimed meanwhile
-        self.store.delete(claim_key)
         attempt = (stale.attempt if stale is not None else 1) + 1
         if attempt > self.max_attempts:
             died = stale.peer if stale is not None else "an unknown peer"
@@ -269,12 +262,14 @@ class Swarm:
                 f"the peers running this call died {attempt - 1} times (last: {died}); it may "
                 "crash its interpreter or exhaust memory. Clear the failure to try again", "",
                 died, attempt - 1))
+            self.store.delete(claim_key)
             self.store.delete(marker)
             return None
+        # Replace the stale claim in one atomic write: were it deleted first, another peer could
+        # create a fresh claim in the gap and the count of attempts would start again.
         claim = Claim(address, peer, attempt, broke=marker)
-        if self.store.create(claim_key, frame(CLAIM, dump_value(claim))):
-            return claim
-        return None
+        self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
+        return claim
 
     def renew(self, claim: Claim) -> bool:
         """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""

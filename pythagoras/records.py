@@ -20,20 +20,23 @@ import logging
 import pickle
 import struct
 import threading
-from typing import Any
+from typing import Any, Final
 
 import cloudpickle  # type: ignore[import-untyped]
 import xxhash
 
 from .errors import CorruptRecord
+from .storage.base import Store
 
 __all__ = [
     "FORMAT_VERSION",
     "HEADER_SIZE",
     "MAGIC",
+    "MISSING",
     "dump_value",
     "frame",
     "load_value",
+    "read_record",
     "report_corrupt",
     "unframe",
 ]
@@ -118,6 +121,31 @@ def load_value(payload: bytes | bytearray | memoryview) -> Any:
     if position != len(view):
         raise CorruptRecord(f"value occupies {position} of its {len(view)} payload bytes")
     return pickle.loads(stream, buffers=buffers)
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: What a read returns when no intact record is stored.
+MISSING: Final = _Missing()
+
+
+def read_record(store: Store, key: str, kind: bytes, *, load: bool = True) -> Any:
+    """The value of the record at ``key`` (True if not ``load``), or :data:`MISSING` where it is
+    absent or corrupt; a corrupt one is reported once."""
+    data = store.read(key)
+    if data is None:
+        return MISSING
+    try:
+        payload = unframe(data, kind)
+        return load_value(payload) if load else True
+    except CorruptRecord as e:
+        report_corrupt(f"{store.location}/{key}", e)
+        return MISSING
 
 
 _reported: set[str] = set()

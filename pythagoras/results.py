@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .errors import CorruptRecord
 from .identity.address import CallAddress
-from .records import dump_value, frame, load_value, report_corrupt, unframe
+from .records import MISSING, dump_value, frame, read_record
 from .storage.base import Store
 
 __all__ = ["MISSING", "ResultCache"]
 
 RESULT: Final = b"R"
-
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: What :meth:`ResultCache.lookup` returns when no intact result is stored.
-MISSING: Final = _Missing()
 
 
 class ResultCache:
@@ -38,28 +26,11 @@ class ResultCache:
 
     def lookup(self, address: CallAddress) -> Any:
         """The stored value of the call, or :data:`MISSING`; a corrupt record counts as missing."""
-        key = address.result_key
-        data = self.store.read(key)
-        if data is None:
-            return MISSING
-        try:
-            return load_value(unframe(data, RESULT))
-        except CorruptRecord as e:
-            report_corrupt(f"{self.store.location}/{key}", e)
-            return MISSING
+        return read_record(self.store, address.result_key, RESULT)
 
     def contains(self, address: CallAddress) -> bool:
         """True if an intact result is stored (checked, not loaded)."""
-        key = address.result_key
-        data = self.store.read(key)
-        if data is None:
-            return False
-        try:
-            unframe(data, RESULT)
-        except CorruptRecord as e:
-            report_corrupt(f"{self.store.location}/{key}", e)
-            return False
-        return True
+        return read_record(self.store, address.result_key, RESULT, load=False) is not MISSING
 
     def publish(self, address: CallAddress, value: Any) -> None:
         """Store the value of the call, atomically."""

@@ -24,22 +24,20 @@ _DEBRIS = re.compile(r"(^\.)|(\.tmp-)|(conflicted copy)|(\.sync-conflict-)|(\(\d
 
 def check_key(key: str) -> str:
     """Return ``key`` if it is a valid store key, else raise ``ValueError`` naming the problem."""
-    if _KEY.fullmatch(key) is None:
-        raise ValueError(
-            f"invalid store key {key!r}: use '/'-separated parts of letters, digits "
-            "and '_.=+-', none empty and none starting with '.' or '-'"
-        )
-    return key
+    return _check(_KEY, key, "key", "'/'-separated parts of letters, digits and '_.=+-', "
+                  "none empty and none starting with '.' or '-'")
 
 
 def check_prefix(prefix: str) -> str:
     """Return ``prefix`` if some valid key could start with it, else raise ``ValueError``."""
-    if _PREFIX.fullmatch(prefix) is None:
-        raise ValueError(
-            f"invalid store key prefix {prefix!r}: use '' or '/'-separated key parts, "
-            "optionally ending in '/'"
-        )
-    return prefix
+    return _check(_PREFIX, prefix, "key prefix", "'' or '/'-separated key parts, optionally "
+                  "ending in '/'")
+
+
+def _check(pattern: re.Pattern[str], text: str, what: str, rule: str) -> str:
+    if pattern.fullmatch(text) is None:
+        raise ValueError(f"invalid store {what} {text!r}: use {rule}")
+    return text
 
 
 def is_debris(name: str) -> bool:
