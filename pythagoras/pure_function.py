@@ -172,6 +172,11 @@ class PureFunction:
         """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""
         return self._results.contains(self.address(**kwargs))
 
+    def clear_failure(self, **kwargs: Any) -> bool:
+        """Forget that ``f(**kwargs)`` raised in the swarm, so that it runs again when next
+        submitted; True if there was a failure to forget."""
+        return self.cloud.peer.swarm.clear_failure(self.address(**kwargs))
+
     def __pythagoras_encode__(self, enc: Encoder) -> None:
         """Another function reading this one depends on what it computes, not on its cloud."""
         if self._version is not None:

@@ -67,3 +67,28 @@ def test_sync_parallel_times_out(cloud: SharedStorage_P2P_Cloud) -> None:
         f.sync_parallel([kw_args(important_parameter=5)], timeout=0.2)  # no peer serves it
     assert execution_log.calls() == []
     client.close()
+
+
+class Refused(ValueError):
+    pass
+
+
+def refuses(*, x: int) -> int:
+    execution_log.record(x)
+    raise Refused(f"no {x}")
+
+
+def test_a_raising_call_is_final_until_retried_or_cleared(cloud: SharedStorage_P2P_Cloud) -> None:
+    f = cloud.add_pure_function(refuses)
+    for _ in range(2):
+        with pytest.raises(Refused, match="no 7") as caught:
+            f.sync_parallel([kw_args(x=7)], timeout=60)
+        assert "refuses" in str(caught.value.__cause__)  # the remote traceback
+    assert execution_log.calls() == [7]
+    with pytest.raises(Refused):
+        f.sync_parallel([kw_args(x=7)], timeout=60, retry=True)
+    assert execution_log.calls() == [7, 7]
+    assert f.clear_failure(x=7) and not f.clear_failure(x=7)
+    with pytest.raises(Refused):
+        f.sync_parallel([kw_args(x=7)], timeout=60)
+    assert execution_log.calls() == [7, 7, 7]
