@@ -14,7 +14,6 @@ from .errors import StoreError
 from .location import resolve_location
 from .peer import Peer
 from .plugins import open_store
-from .storage.local import LocalFolderStore
 
 __all__ = ["main"]
 
@@ -35,8 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 def worker(location: str | None, max_workers: int | None, lease_timeout: float) -> int:
     """Serve until SIGINT or SIGTERM, then release unfinished calls to the swarm and exit."""
     store = open_store(resolve_location(location))
-    peer = Peer(store, max_workers=max_workers, lease_timeout=lease_timeout,
-                poll_cap=0.05 if isinstance(store, LocalFolderStore) else 1.0)
+    peer = Peer(store, max_workers=max_workers, lease_timeout=lease_timeout)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -12,7 +12,6 @@ from .peer import Peer
 from .plugins import open_store
 from .pure_function import PureFunction
 from .storage.base import Store
-from .storage.local import LocalFolderStore
 
 __all__ = ["SharedStorage_P2P_Cloud"]
 
@@ -48,8 +47,7 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         with self._peer_lock:
             if self._peer is None:
                 self._peer = Peer(self.store, max_workers=self.max_workers,
-                                  lease_timeout=self.lease_timeout,
-                                  poll_cap=0.05 if isinstance(self.store, LocalFolderStore) else 1.0)
+                                  lease_timeout=self.lease_timeout)
             return self._peer
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -22,7 +23,9 @@ import loky  # type: ignore[import-untyped]
 
 from .identity.address import CallAddress
 from .protocol import MISSING, Claim, Failure, Swarm, new_peer_id, run_call
+from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
+from .storage.local import LocalFolderStore
 
 __all__ = ["Peer"]
 
@@ -33,11 +36,14 @@ class Peer:
     """Serves one store: claims and runs pending calls, and waits for the results of others."""
 
     def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
-                 max_attempts: int = 3, poll_cap: float = 0.05, serve_always: bool = False) -> None:
+                 max_attempts: int = 3, poll_cap: float | None = None,
+                 serve_always: bool = False) -> None:
         self.id = new_peer_id()
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
         self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
         self.lease_timeout = lease_timeout
+        if poll_cap is None:  # a local folder is cheap to poll; a network store is not
+            poll_cap = 0.05 if isinstance(store, LocalFolderStore) else 1.0
         self.poll_cap = poll_cap
         self.serve_always = serve_always
         self._cv = threading.Condition()
@@ -47,6 +53,10 @@ class Peer:
         self._running: dict[CallAddress, Claim] = {}
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
         self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
+        self._heard: set[CallAddress] = set()  # awaited calls a notification says are finished
+        self._news = False  # a request appeared or a worker became free: try to pick
+        self._rotation = 0
+        self._watch: FolderWatch | None = None
         self._pool: Any = None
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -66,6 +76,7 @@ class Peer:
                 self._direct.add(address)
             if request_key is not None:
                 self._own.append(request_key)
+                self._news = True
             self._start()
             self._cv.notify_all()
         return future
@@ -76,6 +87,8 @@ class Peer:
                                             daemon=True)
             self._thread.start()
             atexit.register(self.close, wait=False)
+            if isinstance(self.swarm.store, LocalFolderStore):
+                self._watch = watch_folder(self.swarm.store.location, self._on_key)
 
     def serve(self) -> None:
         """Serve until :meth:`close` (the worker command)."""
@@ -90,26 +103,54 @@ class Peer:
         return self.max_workers > 0 and (self.serve_always or bool(self._waiting))
 
     def _loop(self) -> None:
-        delay = 0.001
+        delay = 0.001  # between full polls: 1 ms after progress, doubling up to poll_cap
+        next_poll = 0.0
         while True:
             with self._cv:
                 if self._closed:
                     return
-            busy = False
+                heard, self._heard = self._heard, set()
+                news, self._news = self._news, False
+            progress = False
+            polled = False
             try:
                 now = time.monotonic()
                 if now >= self._next_beat:
                     self._heartbeat()
                     self._next_beat = now + self.lease_timeout / 3
-                busy |= self._poll_waiting()
-                while self._serving() and len(self._running) < self.max_workers and self._pick():
-                    busy = True
+                if heard:
+                    self._poll(heard)
+                if now >= next_poll:
+                    polled = True
+                    started = time.monotonic()
+                    progress = self._poll(self._next_slice())
+                    spent = time.monotonic() - started
+                if polled or news:
+                    progress |= self._pick_while_free()
             except Exception:  # a store hiccup must not end the peer; it is retried next turn
                 log.exception("pythagoras peer %s: error in its loop; retrying", self.id)
-            delay = 0.001 if busy else min(delay * 2, self.poll_cap)
+            if polled:
+                delay = 0.001 if progress else min(delay * 2, self.poll_cap)
+                # Full polls never take more than about a tenth of the time, however many wait.
+                next_poll = time.monotonic() + max(delay, 10 * spent)
             with self._cv:
-                if not self._closed:
-                    self._cv.wait(delay)
+                if not (self._closed or self._heard or self._news):
+                    self._cv.wait(max(0.0, min(next_poll, self._next_beat) - time.monotonic()))
+
+    def _on_key(self, key: str) -> None:
+        """A notification: a record appeared (see :mod:`pythagoras.notifications`)."""
+        kind, _, rest = key.partition("/")
+        if kind in ("results", "failures"):
+            function, _, arguments = rest.partition("/")
+            address = CallAddress(function, arguments.rpartition("/")[2])
+            with self._cv:
+                if address in self._waiting:
+                    self._heard.add(address)
+                    self._cv.notify_all()
+        elif kind == "requests" and self._serving():
+            with self._cv:
+                self._news = True
+                self._cv.notify_all()
 
     def _heartbeat(self) -> None:
         self.swarm.announce(self.id, {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
@@ -121,23 +162,36 @@ class Peer:
                 log.warning("pythagoras: lost the lease on %s; another peer may run it too",
                             claim.address)
 
-    def _poll_waiting(self) -> bool:
+    def _next_slice(self, size: int = 256) -> list[CallAddress]:
+        """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""
         with self._cv:
-            addresses = [a for a in self._waiting if a not in self._running]
+            waiting = [a for a in self._waiting if a not in self._running]
+        if len(waiting) <= size:
+            return waiting
+        start = self._rotation % len(waiting)
+        self._rotation = start + size
+        return (waiting[start:] + waiting[:start])[:size]
+
+    def _poll(self, addresses: Iterable[CallAddress]) -> bool:
+        """Resolve the futures of the calls whose result or failure is stored; True if any was."""
         resolved = False
         for address in addresses:
+            with self._cv:
+                if address not in self._waiting or address in self._running:
+                    continue
             value = self.swarm.lookup(address)
-            if value is not MISSING:
-                self._resolve(address, value=value)
-                resolved = True
+            if value is MISSING:
+                failure = self.swarm.failure(address)
+                if failure is not None:
+                    self._resolve(address, error=failure.to_exception())
+                    resolved = True
+                elif address in self._direct and not self.swarm.claimed(address):
+                    # The claim is gone: published and released since our read, or lapsed.
+                    self._resolve(address, value=self.swarm.lookup(address))
+                    resolved = True
                 continue
-            failure = self.swarm.failure(address)
-            if failure is not None:
-                self._resolve(address, error=failure.to_exception())
-                resolved = True
-            elif address in self._direct and not self.swarm.claimed(address):
-                self._resolve(address, value=MISSING)
-                resolved = True
+            self._resolve(address, value=value)
+            resolved = True
         return resolved
 
     def _resolve(self, address: CallAddress, *, value: Any = None,
@@ -153,22 +207,37 @@ class Peer:
             else:
                 future.set_result(value)
 
-    def _next_candidate(self) -> str | None:
-        with self._cv:
-            if self._own:
-                return self._own.popleft()
-        if not self._candidates:
-            self._candidates = [k for k in self.swarm.candidates() if k not in self._skip]
-        return self._candidates.pop() if self._candidates else None
+    def _pick_while_free(self) -> bool:
+        picked = False
+        while self._serving() and len(self._running) < self.max_workers and not self._closed:
+            if not self._pick():
+                break
+            picked = True
+        return picked
 
     def _pick(self) -> bool:
-        """Claim one pending call and start it; False when there was nothing to claim."""
-        while (key := self._next_candidate()) is not None:
+        """Claim one pending call and start it; False when there was nothing to claim.
+
+        The store is listed at most once per pick: held calls are left for the next poll.
+        """
+        listed = False
+        while not self._closed:
+            with self._cv:
+                key = self._own.popleft() if self._own else None
+            if key is None:
+                if not self._candidates:
+                    if listed:
+                        return False
+                    listed = True
+                    self._candidates = [k for k in self.swarm.candidates() if k not in self._skip]
+                    if not self._candidates:
+                        return False
+                key = self._candidates.pop()
             address = self.swarm.address_of(key)
             with self._cv:
                 if address in self._running:
                     continue
-            if self.swarm.results.store.exists(address.result_key):
+            if self.swarm.store.exists(address.result_key) or self.swarm.failure(address):
                 self.swarm.store.delete(key)  # done already: retire the request
                 continue
             claim = self.swarm.claim(address, self.id)
@@ -185,12 +254,14 @@ class Peer:
             if request is None:  # finished and retired meanwhile
                 self.swarm.release(claim)
                 continue
-            self._run(claim, func, request.kwargs, request.name)
-            return True
+            return self._run(claim, func, request.kwargs, request.name)
         return False
 
-    def _run(self, claim: Claim, func: Any, kwargs: dict[str, Any], name: str) -> None:
+    def _run(self, claim: Claim, func: Any, kwargs: dict[str, Any], name: str) -> bool:
         with self._cv:
+            if self._closed:
+                self.swarm.release(claim)
+                return False
             self._running[claim.address] = claim
             if self._pool is None:
                 self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
@@ -198,6 +269,7 @@ class Peer:
         started = time.monotonic()
         future = pool.submit(run_call, func, kwargs)
         future.add_done_callback(lambda f: self._finished(f, claim, func, kwargs, name, started))
+        return True
 
     def _finished(self, done: Future[Any], claim: Claim, func: Any, kwargs: dict[str, Any],
                   name: str, started: float) -> None:
@@ -231,6 +303,7 @@ class Peer:
             with self._cv:
                 self._running.pop(address, None)
                 self.executed += 1
+                self._news = True  # a worker is free: pick again
                 self._cv.notify_all()
         log.info("pythagoras: %s %s in %.3f s", name, "done" if ok else "raised",
                  time.monotonic() - started)
@@ -261,6 +334,8 @@ class Peer:
             pool, self._pool = self._pool, None
         for claim in unfinished:
             self.swarm.release(claim)
+        if self._watch is not None:
+            self._watch.close()
         if pool is not None:
             pool.shutdown(wait=False, kill_workers=bool(unfinished))
         try:

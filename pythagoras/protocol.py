@@ -26,6 +26,7 @@ import os
 import random
 import secrets
 import socket
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class Failure:
         error = self.exception
         if error is None:
             error = RemoteError(f"{self.type_name}: {self.message}")
+        error = _as_local_class(error)
         error.__cause__ = RemoteTraceback(self.traceback, self.peer)
         return error
 
@@ -118,6 +120,30 @@ class Failure:
     def raised(cls, error: BaseException, text: str, peer: str, attempts: int) -> Failure:
         return cls("raised", f"{type(error).__module__}.{type(error).__qualname__}", str(error),
                    text, peer, attempts, error)
+
+
+def _as_local_class(error: BaseException) -> BaseException:
+    """The error as an instance of this process's own class, where its class is a script's.
+
+    cloudpickle carries classes of ``__main__`` by value, so a failure read back from the store
+    holds a copy of the script's exception class, which ``except Boom:`` would not catch. The
+    copy is matched to the running script's class of the same qualified name.
+    """
+    cls = type(error)
+    if cls.__module__ != "__main__":
+        return error
+    local: Any = sys.modules.get("__main__")
+    for part in cls.__qualname__.split("."):
+        local = getattr(local, part, None)
+    if local is cls or not (isinstance(local, type) and issubclass(local, BaseException)):
+        return error
+    try:
+        rebuilt = local.__new__(local, *error.args)
+        rebuilt.args = error.args
+        rebuilt.__dict__.update(error.__dict__)
+    except Exception:
+        return error
+    return rebuilt
 
 
 class RemoteTraceback(Exception):
@@ -277,6 +303,9 @@ class Swarm:
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is None or current.nonce != claim.nonce:
             return False
+        age = self.store.age(claim_key)
+        if age is not None and age - self.skew > self.lease_timeout:
+            return False  # stale: another peer may be taking it over; do not fight for it
         self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
         return True
 

@@ -42,7 +42,11 @@ def _check(pattern: re.Pattern[str], text: str, what: str, rule: str) -> str:
 
 def is_debris(name: str) -> bool:
     """True for a file name that is a temp file or a sync service's conflict copy."""
-    return _DEBRIS.search(name) is not None
+    if name.startswith(".") or name.endswith("~") or ".tmp-" in name:
+        return True
+    # Only names with a space, a paren or "conflict" can be a conflict copy: skip the regex
+    # for the plain hex names of records, which a listing of pending work is made of.
+    return ("conflict" in name or name.endswith(")")) and _DEBRIS.search(name) is not None
 
 
 class Store(ABC):

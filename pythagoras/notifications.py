@@ -1,0 +1,56 @@
+"""File notifications for a local folder: a peer hears of new records at once, not at its next poll.
+
+watchdog gives one interface over inotify (Linux), FSEvents (macOS) and ReadDirectoryChangesW
+(Windows). Events only speed things up: they are missed for files written by other machines on
+a network share, and for files landing in a directory before its watch exists, so the peer's
+polling stays on as the fallback that guarantees progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .storage.base import is_debris
+
+__all__ = ["FolderWatch", "watch_folder"]
+
+log = logging.getLogger("pythagoras")
+
+
+class FolderWatch:
+    """Calls ``on_key(key)`` from a watcher thread for each record that appears under ``root``."""
+
+    def __init__(self, root: str, on_key: Callable[[str], None]) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        prefix = os.path.join(os.path.abspath(root), "")
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.is_directory or event.event_type not in ("created", "moved"):
+                    return
+                path = os.fsdecode(getattr(event, "dest_path", "") or event.src_path)
+                if not path.startswith(prefix) or is_debris(os.path.basename(path)):
+                    return
+                on_key(path[len(prefix):].replace(os.sep, "/"))
+
+        self._observer: Any = Observer()
+        self._observer.daemon = True
+        self._observer.schedule(Handler(), prefix, recursive=True)
+        self._observer.start()
+
+    def close(self) -> None:
+        self._observer.stop()
+
+
+def watch_folder(root: str, on_key: Callable[[str], None]) -> FolderWatch | None:
+    """A watch on ``root``, or None where the OS or watchdog cannot give one (polling remains)."""
+    try:
+        return FolderWatch(root, on_key)
+    except Exception as e:  # no watchdog, inotify limits reached, an unsupported file system
+        log.info("pythagoras: no file notifications for %s (%s); polling instead", root, e)
+        return None
