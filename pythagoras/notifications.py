@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,14 @@ from .storage.base import is_debris
 __all__ = ["FolderWatch", "watch_folder"]
 
 log = logging.getLogger("pythagoras")
+
+
+def _not_a_stop_race(record: logging.LogRecord) -> bool:
+    """watchdog logs an error when an event arrives as its observer stops: harmless, dropped."""
+    return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stop_race)
 
 
 class FolderWatch:
@@ -38,6 +47,10 @@ class FolderWatch:
                     return
                 on_key(path[len(prefix):].replace(os.sep, "/"))
 
+        # watchdog's inotify backend warns when a new directory's watch races its own recursive
+        # add; the watch is in place either way, so the warning is noise for a pythagoras user.
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
+                                module=r"watchdog\.")
         self._observer: Any = Observer()
         self._observer.daemon = True
         self._observer.schedule(Handler(), prefix, recursive=True)
