@@ -404,7 +404,8 @@ def _pick_cost(root: Path, sizes: list[int], picks: int, warmup: int) -> list[di
         function = secrets.token_hex(16)
         filled = time.perf_counter()
         for k in range(size):
-            swarm.submit(CallAddress(function, secrets.token_hex(16)), "nap", {"i": k, "seconds": 0.25}, "bench")
+            swarm.submit(CallAddress(function, secrets.token_hex(16)), nap, "nap", (),
+                         {"i": k, "seconds": 0.25}, "bench")
         fill_s = time.perf_counter() - filled
         # As a peer picks (Peer._pick): one listing (one bucket) serves the picks that follow it
         # until its keys are used up, so a pick costs a claim plus its share of a listing. Both

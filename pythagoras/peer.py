@@ -254,10 +254,11 @@ class Peer:
             if request is None:  # finished and retired meanwhile
                 self.swarm.release(claim)
                 continue
-            return self._run(claim, func, request.kwargs, request.name)
+            return self._run(claim, func, request.args, request.kwargs, request.name)
         return False
 
-    def _run(self, claim: Claim, func: Any, kwargs: dict[str, Any], name: str) -> bool:
+    def _run(self, claim: Claim, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+             name: str) -> bool:
         with self._cv:
             if self._closed:
                 self.swarm.release(claim)
@@ -267,12 +268,13 @@ class Peer:
                 self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
             pool = self._pool
         started = time.monotonic()
-        future = pool.submit(run_call, func, kwargs)
-        future.add_done_callback(lambda f: self._finished(f, claim, func, kwargs, name, started))
+        future = pool.submit(run_call, func, args, kwargs)
+        future.add_done_callback(
+            lambda f: self._finished(f, claim, func, args, kwargs, name, started))
         return True
 
-    def _finished(self, done: Future[Any], claim: Claim, func: Any, kwargs: dict[str, Any],
-                  name: str, started: float) -> None:
+    def _finished(self, done: Future[Any], claim: Claim, func: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any], name: str, started: float) -> None:
         address = claim.address
         try:
             ok, value, text = done.result()
@@ -285,7 +287,7 @@ class Peer:
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
                             crash, claim.attempt)
-                self._run(claim, func, kwargs, name)
+                self._run(claim, func, args, kwargs, name)
                 return
             failure = Failure("peers_died", "PeersDied",
                               f"the worker processes running {name} died {claim.attempt - 1} times "

@@ -32,7 +32,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .errors import PeersDied, RemoteError
+from .errors import PeersDied, RemoteError, UnhashableArgument
 from .identity.address import CallAddress
 from .identity.values import hash_value
 from .records import MISSING, dump_value, frame, read_record
@@ -80,7 +80,8 @@ class ValueRef:
 class Request:
     address: CallAddress
     name: str
-    kwargs: dict[str, Any]  # values, or ValueRef for large ones
+    args: tuple[Any, ...]  # values, or ValueRef for large ones
+    kwargs: dict[str, Any]  # likewise
     submitter: str
 
 
@@ -190,13 +191,11 @@ class Swarm:
 
     # -- submitting ------------------------------------------------------------------------
 
-    def publish_function(self, function_id: str, func: Any) -> None:
+    def _publish_function(self, function_id: str, func: Any, payload: bytes) -> None:
         """Store the function by value (cloudpickle), once per function and process."""
-        if function_id in self._published:
-            return
         key = f"functions/{function_id}"
         if not self.store.exists(key):
-            self.store.create(key, frame(FUNCTION, dump_value(func)))
+            self.store.create(key, frame(FUNCTION, payload))
         self._published.add(function_id)
         self._functions.setdefault(function_id, func)
 
@@ -210,26 +209,48 @@ class Swarm:
             self._functions[function_id] = func
         return func
 
-    def submit(self, address: CallAddress, name: str, kwargs: dict[str, Any], submitter: str) -> str:
-        """Publish a request for the call; equal calls from several peers share one request."""
-        stored = {k: self._store_if_large(v) for k, v in kwargs.items()}
+    def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
+               kwargs: dict[str, Any], submitter: str) -> str:
+        """Publish a request for the call; equal calls from several peers share one request.
+
+        Everything is serialized before anything is written: a function or an argument that
+        cannot be pickled raises :class:`UnhashableArgument` (a TypeError) and the store is
+        left untouched.
+        """
+        values: dict[str, bytes] = {}
+        try:
+            function = None if address.function in self._published else dump_value(func)
+            stored_args = tuple(self._reference_if_large(v, values) for v in args)
+            stored_kwargs = {k: self._reference_if_large(v, values) for k, v in kwargs.items()}
+            request = dump_value(Request(address, name, stored_args, stored_kwargs, submitter))
+        except Exception as e:
+            raise UnhashableArgument(
+                f"the call of {name} cannot be sent to the swarm: {e}. Functions and arguments "
+                "must be picklable (cloudpickle): pass plain data, not locks, files or generators"
+            ) from e
+        if function is not None:
+            self._publish_function(address.function, func, function)
+        for key, payload in values.items():
+            if not self.store.exists(key):
+                self.store.write(key, frame(VALUE, payload))
         key = _keys(address)[0]
-        self._write(key, REQUEST, Request(address, name, stored, submitter))
+        self.store.write(key, frame(REQUEST, request))
         return key
 
-    def _store_if_large(self, value: Any) -> Any:
+    @staticmethod
+    def _reference_if_large(value: Any, values: dict[str, bytes]) -> Any:
         payload = dump_value(value)
         if len(payload) <= LARGE_ARGUMENT:
             return value
         digest = hash_value(value).hex()
         key = f"values/{digest[:2]}/{digest}"
-        if not self.store.exists(key):
-            self.store.write(key, frame(VALUE, payload))
+        values[key] = payload
         return ValueRef(key)
 
     def load_request(self, key: str) -> Request | None:
         request: Request | None = self._read(key, REQUEST)
         if request is not None:
+            request.args = tuple(self._resolve(v) for v in request.args)
             request.kwargs = {k: self._resolve(v) for k, v in request.kwargs.items()}
         return request
 
@@ -378,10 +399,10 @@ class Swarm:
         self.store.delete(f"peers/{peer}")
 
 
-def run_call(func: Any, kwargs: dict[str, Any]) -> tuple[bool, Any, str]:
+def run_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any, str]:
     """Run one call in a worker process: (True, value, "") or (False, exception, traceback)."""
     try:
-        return True, func(**kwargs), ""
+        return True, func(*args, **kwargs), ""
     except BaseException as error:  # noqa: BLE001 -- every failure must reach the swarm
         text = traceback.format_exc()
         try:

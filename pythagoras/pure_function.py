@@ -148,11 +148,9 @@ class PureFunction:
             if failure is not None:
                 swarm.clear_failure(address)
             pending.append((address, kwargs, future))
-        if pending:
-            swarm.publish_function(pending[0][0].function, self._func)
         random.shuffle(pending)  # peers submitting the same calls start on different ones
         for address, kwargs, future in pending:
-            key = swarm.submit(address, self._func.__qualname__, kwargs, peer.id)
+            key = swarm.submit(address, self._func, self._func.__qualname__, (), kwargs, peer.id)
             peer.await_result(address, key, future)
         return futures
 

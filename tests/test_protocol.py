@@ -64,8 +64,12 @@ def address(number: int) -> CallAddress:
     return CallAddress("f" * 32, hash_value(number).hex())
 
 
+def _square(*, x: int) -> int:
+    return x * x
+
+
 def submit(swarm: Swarm, number: int, **kwargs: Any) -> str:
-    return swarm.submit(address(number), "square", kwargs or {"x": number}, "submitter")
+    return swarm.submit(address(number), _square, "square", (), kwargs or {"x": number}, "submitter")
 
 
 def test_one_claim_per_call_while_its_lease_is_fresh(swarm: Swarm, clock: FakeClock) -> None:
@@ -172,7 +176,7 @@ class Custom(ValueError):
 def test_a_raised_exception_is_recorded_and_rebuilt_with_its_type(swarm: Swarm) -> None:
     submit(swarm, 3)
     claim = swarm.claim(address(3), "peer-a")
-    ok, error, text = run_call(_raises, {"x": 3})
+    ok, error, text = run_call(_raises, (), {"x": 3})
     assert not ok and isinstance(error, Custom) and "_raises" in text
     swarm.fail(address(3), claim, Failure.raised(error, text, "peer-a", 1))
     failure = swarm.failure(address(3))
@@ -188,7 +192,7 @@ def _raises(*, x: int) -> int:
 
 
 def test_an_unpicklable_exception_travels_as_type_and_message() -> None:
-    ok, error, text = run_call(_raises_unpicklable, {})
+    ok, error, text = run_call(_raises_unpicklable, (), {})
     assert not ok and isinstance(error, RemoteError)
     assert "Unpicklable" in str(error) and "a lock inside" in str(error)
 
@@ -238,3 +242,18 @@ def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: Counti
 def test_no_pending_requests_costs_sixteen_listings_at_most(swarm: Swarm, store: CountingStore) -> None:
     assert swarm.candidates() == []
     assert store.listings == 16
+
+
+def test_an_unpicklable_argument_fails_at_submit_and_writes_nothing(swarm: Swarm) -> None:
+    with pytest.raises(TypeError, match="cannot be sent to the swarm"):
+        swarm.submit(address(1), _square, "square", (), {"x": threading.Lock()}, "submitter")
+    with pytest.raises(TypeError, match="cannot be sent to the swarm"):
+        swarm.submit(address(2), threading.Lock(), "lock", (1,), {}, "submitter")
+    assert list(swarm.store.list("")) == []
+
+
+def test_positional_arguments_travel_too(swarm: Swarm) -> None:
+    key = swarm.submit(address(1), divmod, "divmod", (7, "x" * (LARGE_ARGUMENT + 1)), {}, "peer")
+    request = swarm.load_request(key)
+    assert request is not None and request.args == (7, "x" * (LARGE_ARGUMENT + 1))
+    assert run_call(divmod, (7, 2), {}) == (True, (3, 1), "")
