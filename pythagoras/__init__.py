@@ -12,6 +12,7 @@ from .errors import (
     StoreError,
     UnhashableArgument,
 )
+from .executor import PythagorasExecutor
 from .hookspecs import hookimpl
 from .location import default_location
 from .plugins import open_store
@@ -23,6 +24,7 @@ __all__ = [
     "CorruptRecord",
     "IdentityError",
     "PureFunction",
+    "PythagorasExecutor",
     "PurityError",
     "PythagorasError",
     "SharedStorage_P2P_Cloud",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from .location import resolve_location
+from .executor import PythagorasExecutor
 from .peer import Peer
 from .plugins import open_store
 from .pure_function import PureFunction
@@ -39,7 +40,8 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         self.max_workers = max_workers
         self.lease_timeout = float(lease_timeout)
         self._peer: Peer | None = None
-        self._peer_lock = threading.Lock()
+        self._executor: PythagorasExecutor | None = None
+        self._peer_lock = threading.RLock()
 
     @property
     def peer(self) -> Peer:
@@ -50,10 +52,18 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
                                   lease_timeout=self.lease_timeout)
             return self._peer
 
+    @property
+    def executor(self) -> PythagorasExecutor:
+        """The executor that ``sync_parallel`` and ``async_parallel`` submit through."""
+        with self._peer_lock:
+            if self._executor is None:
+                self._executor = PythagorasExecutor._on_peer(self.peer)
+            return self._executor
+
     def close(self) -> None:
         """Leave the swarm: finish running calls and stop this process's peer."""
         with self._peer_lock:
-            peer, self._peer = self._peer, None
+            peer, self._peer, self._executor = self._peer, None, None
         if peer is not None:
             peer.close()
 

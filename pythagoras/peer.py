@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 import loky  # type: ignore[import-untyped]
@@ -79,7 +79,26 @@ class Peer:
                 self._news = True
             self._start()
             self._cv.notify_all()
+        if request_key is not None:
+            future.add_done_callback(lambda f: self._forget_if_cancelled(address, request_key, f))
         return future
+
+    def _forget_if_cancelled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
+        """A cancelled future stops being waited on; its request is withdrawn if it was the
+        last one waiting and no peer has claimed the call yet."""
+        if not future.cancelled():
+            return
+        with self._cv:
+            futures = self._waiting.get(address, [])
+            if future in futures:
+                futures.remove(future)
+            if futures:
+                return
+            self._waiting.pop(address, None)
+            if address in self._running:
+                return
+        if not self.swarm.claimed(address):
+            self.swarm.store.delete(request_key)
 
     def _start(self) -> None:
         if self._thread is None and not self._closed:
@@ -200,12 +219,13 @@ class Peer:
             futures = self._waiting.pop(address, [])
             self._direct.discard(address)
         for future in futures:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+            try:
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
+            except InvalidStateError:  # cancelled meanwhile
+                pass
 
     def _pick_while_free(self) -> bool:
         picked = False
@@ -264,6 +284,9 @@ class Peer:
                 self.swarm.release(claim)
                 return False
             self._running[claim.address] = claim
+            for waiting in self._waiting.get(claim.address, []):
+                if not (waiting.running() or waiting.done()):
+                    waiting.set_running_or_notify_cancel()  # a running call can't be cancelled
             if self._pool is None:
                 self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
             pool = self._pool

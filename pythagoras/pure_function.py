@@ -130,28 +130,13 @@ class PureFunction:
         """
         completed = [self._signature.complete((), dict(kw)) for kw in calls]
         addresses = [self._address(kw) for kw in completed]
-        peer = self.cloud.peer
-        swarm = peer.swarm
-        futures: list[Future[Any]] = []
-        pending: list[tuple[CallAddress, dict[str, Any], Future[Any]]] = []
-        for address, kwargs in zip(addresses, completed):
-            future: Future[Any] = Future()
-            futures.append(future)
-            value = swarm.lookup(address)
-            if value is not MISSING:
-                future.set_result(value)
-                continue
-            failure = swarm.failure(address)
-            if failure is not None and not retry:
-                future.set_exception(failure.to_exception())
-                continue
-            if failure is not None:
-                swarm.clear_failure(address)
-            pending.append((address, kwargs, future))
-        random.shuffle(pending)  # peers submitting the same calls start on different ones
-        for address, kwargs, future in pending:
-            key = swarm.submit(address, self._func, self._func.__qualname__, (), kwargs, peer.id)
-            peer.await_result(address, key, future)
+        executor = self.cloud.executor
+        futures: list[Future[Any]] = [Future()] * len(completed)
+        order = list(range(len(completed)))
+        random.shuffle(order)  # peers submitting the same calls start on different ones
+        for i in order:
+            futures[i] = executor._submit(addresses[i], self._func, (), completed[i],
+                                          self._func.__qualname__, retry=retry)
         return futures
 
     def sync_parallel(self, calls: Iterable[Mapping[str, Any]], *, timeout: float | None = None,

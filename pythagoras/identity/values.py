@@ -29,7 +29,7 @@ import xxhash
 
 from ..errors import UnhashableArgument
 
-__all__ = ["Encoder", "hash_value", "hash_kwargs"]
+__all__ = ["Encoder", "hash_call", "hash_kwargs", "hash_value"]
 
 _NEWOBJ = getattr(copyreg, "__newobj__")
 _DOUBLE = struct.Struct("<d")
@@ -235,15 +235,33 @@ def hash_kwargs(kwargs: Mapping[str, Any]) -> bytes:
     An argument that cannot be hashed is named in the error.
     """
     enc = Encoder()
+    _encode_kwargs(enc, kwargs)
+    return enc.digest()
+
+
+def hash_call(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bytes:
+    """The 16-byte canonical hash of positional and keyword arguments (see :func:`hash_kwargs`)."""
+    enc = Encoder()
+    enc.out += b"A" + _pack_count(len(args))
+    for index, value in enumerate(args):
+        _encode_argument(enc, f"#{index}", value)
+    _encode_kwargs(enc, kwargs)
+    return enc.digest()
+
+
+def _encode_kwargs(enc: Encoder, kwargs: Mapping[str, Any]) -> None:
     enc.out += b"K" + _pack_count(len(kwargs))
     for name in sorted(kwargs):
         enc.token(b"s", name)
-        try:
-            enc.encode(kwargs[name])
-        except UnhashableArgument as e:
-            raise UnhashableArgument(f"argument {name!r}: {e}") from e.__cause__
-        except RecursionError as e:
-            raise UnhashableArgument(
-                f"argument {name!r} is nested too deeply to hash; pass a flatter value"
-            ) from e
-    return enc.digest()
+        _encode_argument(enc, repr(name), kwargs[name])
+
+
+def _encode_argument(enc: Encoder, name: str, value: Any) -> None:
+    try:
+        enc.encode(value)
+    except UnhashableArgument as e:
+        raise UnhashableArgument(f"argument {name}: {e}") from e.__cause__
+    except RecursionError as e:
+        raise UnhashableArgument(
+            f"argument {name} is nested too deeply to hash; pass a flatter value"
+        ) from e

@@ -1,0 +1,201 @@
+"""PythagorasExecutor: a concurrent.futures.Executor whose calls run, and are memoized, in a swarm."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
+from typing import Any
+
+from ..errors import StoreError
+from ..identity.address import CallAddress
+from ..identity.calls import arguments_hash
+from ..identity.functions import function_identity
+from ..location import resolve_location
+from ..peer import Peer
+from ..plugins import open_store
+from ..records import MISSING
+
+__all__ = ["PythagorasExecutor"]
+
+
+class PythagorasExecutor(Executor):
+    """Runs calls in the swarm on a folder or bucket, and memoizes them there.
+
+    Every process that opens the same location is a peer: this executor's own pool of
+    ``max_workers`` processes (default: the CPU count; 0: a client that runs nothing) serves
+    the location's pending calls, its own and anyone else's, while the executor lives. With
+    ``cache=True`` a call whose result is stored anywhere in the swarm (by an executor, the
+    tutorial's decorator or a peer on another machine) returns it at once; with ``cache=False``
+    every submit runs once, as a call of its own.
+    """
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str] | None = None,
+        *,
+        max_workers: int | None = None,
+        cache: bool = True,
+        lease_timeout: float = 30.0,
+        storage_options: Mapping[str, object] | None = None,
+        secret: str | bytes | None = None,
+        progress: bool = False,
+    ) -> None:
+        if max_workers is not None and max_workers < 0:
+            raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
+        if not lease_timeout > 0:
+            raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
+        if secret is not None:
+            raise NotImplementedError("signed swarms (secret=) are not available yet; leave it None")
+        if progress:
+            raise NotImplementedError("progress bars are not available yet; leave progress=False")
+        where = resolve_location(location)
+        try:
+            store = open_store(where, storage_options)
+        except (StoreError, OSError) as e:
+            raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
+        self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout), cache,
+                    serve=True)
+
+    @classmethod
+    def _on_peer(cls, peer: Peer, *, cache: bool = True) -> PythagorasExecutor:
+        """An executor over an existing peer that serves only while it waits (the decorator's)."""
+        executor = cls.__new__(cls)
+        executor._start(peer, cache, serve=False)
+        return executor
+
+    def _start(self, peer: Peer, cache: bool, *, serve: bool) -> None:
+        self._peer = peer
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._outstanding: set[Future[Any]] = set()
+        if serve and peer.max_workers > 0:
+            peer.serve()
+
+    @property
+    def location(self) -> str:
+        return self._peer.swarm.store.location
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Schedule ``fn(*args, **kwargs)`` in the swarm; a Future of its value.
+
+        A callable or an argument that cannot be identified or pickled raises ``TypeError`` here,
+        and nothing is written.
+        """
+        self._check_open()
+        function_id = function_identity(fn, strict=False).hex()
+        if self._cache:
+            arguments = arguments_hash(fn, args, kwargs).hex()
+        else:
+            arguments_hash(fn, args, kwargs)  # the same checks, though the address is unique
+            arguments = secrets.token_hex(16)
+        return self._submit(CallAddress(function_id, arguments), fn, args, kwargs, _name(fn))
+
+    def _check_open(self) -> None:
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+
+    def _submit(self, address: CallAddress, fn: Callable[..., Any], args: tuple[Any, ...],
+                kwargs: dict[str, Any], name: str, *, retry: bool = False) -> Future[Any]:
+        swarm = self._peer.swarm
+        future: Future[Any] = Future()
+        try:
+            if self._cache:
+                value = swarm.lookup(address)
+                if value is not MISSING:
+                    future.set_result(value)
+                    return future
+                failure = swarm.failure(address)
+                if failure is not None and not retry:
+                    future.set_exception(failure.to_exception())
+                    return future
+                if failure is not None:
+                    swarm.clear_failure(address)
+            key = swarm.submit(address, fn, name, args, kwargs, self._peer.id)
+        except OSError as e:
+            raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
+        with self._lock:
+            self._outstanding.add(future)
+        future.add_done_callback(self._settled(address))
+        self._peer.await_result(address, key, future)
+        return future
+
+    def _settled(self, address: CallAddress) -> Callable[[Future[Any]], None]:
+        def settled(future: Future[Any]) -> None:
+            with self._lock:
+                self._outstanding.discard(future)
+            if not self._cache:  # a unique call's result is never read again
+                self._peer.swarm.store.delete(address.result_key)
+
+        return settled
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1, buffersize: int | None = None) -> Iterator[Any]:
+        """Like ``concurrent.futures.Executor.map``: values in input order, ``timeout`` over the
+        whole iteration, work not yet started cancelled when the iterator is dropped, at most
+        ``buffersize`` calls submitted ahead of the one being waited for.
+
+        ``chunksize`` is accepted for compatibility; every call is its own request.
+        """
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1")
+        if buffersize is not None and buffersize < 1:
+            raise ValueError("buffersize must be None or >= 1")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        calls = zip(*iterables)
+        futures: deque[Future[Any]] = deque(
+            self.submit(fn, *args) for args in (calls if buffersize is None else
+                                               _take(calls, buffersize)))
+
+        def results() -> Iterator[Any]:
+            try:
+                while futures:
+                    future = futures.popleft()
+                    if buffersize is not None:
+                        for args in _take(calls, 1):
+                            futures.append(self.submit(fn, *args))
+                    yield future.result(None if deadline is None else deadline - time.monotonic())
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        return results()
+
+    # -- shutting down ---------------------------------------------------------------------
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking calls; cancel those not started (``cancel_futures``); wait for the rest
+        (``wait``); then leave the swarm. Safe to call more than once."""
+        with self._lock:
+            self._shutdown = True
+            outstanding = list(self._outstanding)
+        if cancel_futures:
+            for future in outstanding:
+                future.cancel()
+        if wait:
+            for future in outstanding:
+                try:
+                    future.exception()
+                except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
+                    pass
+        self._peer.close(wait=wait)
+
+
+def _take(iterator: Iterator[Any], count: int) -> Iterator[Any]:
+    for _ in range(count):
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
