@@ -22,7 +22,7 @@ from typing import Any
 import loky  # type: ignore[import-untyped]
 
 from .identity.address import CallAddress
-from .protocol import MISSING, Claim, Failure, Swarm, new_peer_id, run_call
+from .protocol import MISSING, Claim, Failure, PreparedRequest, Swarm, new_peer_id, run_call
 from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
 from .storage.local import LocalFolderStore
@@ -82,6 +82,27 @@ class Peer:
         if request_key is not None:
             future.add_done_callback(lambda f: self._forget_if_cancelled(address, request_key, f))
         return future
+
+    def submit(self, prepared: PreparedRequest, args: tuple[Any, ...], kwargs: dict[str, Any],
+               name: str, future: Future[Any]) -> None:
+        """Have the call run and ``future`` settled by its result or failure.
+
+        Where this peer has a free worker and nobody holds the call, it claims the call and runs
+        it at once, writing no request: only the claim is visible, so a peer that needs the call
+        waits for it, and runs it if this peer dies. Otherwise it publishes a request, which any
+        peer, this one included, picks up.
+        """
+        address = prepared.address
+        with self._cv:
+            free = not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
+        claim = self.swarm.claim(address, self.id) if free else None
+        if claim is not None:
+            self.await_result(address, None, future)
+            if self._run(claim, prepared.func, args, kwargs, name):
+                return
+            with self._cv:
+                self._waiting.pop(address, None)
+        self.await_result(address, self.swarm.publish(prepared), future)
 
     def _forget_if_cancelled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
         """A cancelled future stops being waited on; its request is withdrawn if it was the

@@ -45,6 +45,7 @@ __all__ = [
     "Claim",
     "Failure",
     "RemoteTraceback",
+    "PreparedRequest",
     "Request",
     "Swarm",
     "ValueRef",
@@ -83,6 +84,17 @@ class Request:
     args: tuple[Any, ...]  # values, or ValueRef for large ones
     kwargs: dict[str, Any]  # likewise
     submitter: str
+
+
+@dataclass
+class PreparedRequest:
+    """A request serialized and checked, not yet written."""
+
+    address: CallAddress
+    func: Any
+    function: bytes | None  # the function's record payload, unless published already
+    values: dict[str, bytes]  # value records of large arguments, by key
+    request: bytes
 
 
 @dataclass
@@ -211,12 +223,13 @@ class Swarm:
 
     def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
                kwargs: dict[str, Any], submitter: str) -> str:
-        """Publish a request for the call; equal calls from several peers share one request.
+        """Publish a request for the call; equal calls from several peers share one request."""
+        return self.publish(self.prepare(address, func, name, args, kwargs, submitter))
 
-        Everything is serialized before anything is written: a function or an argument that
-        cannot be pickled raises :class:`UnhashableArgument` (a TypeError) and the store is
-        left untouched.
-        """
+    def prepare(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
+                kwargs: dict[str, Any], submitter: str) -> PreparedRequest:
+        """Serialize a request without writing anything: a function or an argument that cannot
+        be pickled raises :class:`UnhashableArgument` (a TypeError) here."""
         values: dict[str, bytes] = {}
         try:
             function = None if address.function in self._published else dump_value(func)
@@ -228,13 +241,17 @@ class Swarm:
                 f"the call of {name} cannot be sent to the swarm: {e}. Functions and arguments "
                 "must be picklable (cloudpickle): pass plain data, not locks, files or generators"
             ) from e
-        if function is not None:
-            self._publish_function(address.function, func, function)
-        for key, payload in values.items():
+        return PreparedRequest(address, func, function, values, request)
+
+    def publish(self, prepared: PreparedRequest) -> str:
+        """Write a prepared request (its function and large arguments first); its key."""
+        if prepared.function is not None:
+            self._publish_function(prepared.address.function, prepared.func, prepared.function)
+        for key, payload in prepared.values.items():
             if not self.store.exists(key):
                 self.store.write(key, frame(VALUE, payload))
-        key = _keys(address)[0]
-        self.store.write(key, frame(REQUEST, request))
+        key = _keys(prepared.address)[0]
+        self.store.write(key, frame(REQUEST, prepared.request))
         return key
 
     @staticmethod

@@ -119,13 +119,14 @@ class PythagorasExecutor(Executor):
                     return future
                 if failure is not None:
                     swarm.clear_failure(address)
-            key = swarm.submit(address, fn, name, args, kwargs, self._peer.id)
+            prepared = swarm.prepare(address, fn, name, args, kwargs, self._peer.id)
+            with self._lock:
+                self._outstanding.add(future)
+            future.add_done_callback(self._settled(address))
+            self._peer.submit(prepared, args, kwargs, name, future)
         except OSError as e:
+            future.cancel()  # never to be settled: let shutdown() not wait for it
             raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
-        with self._lock:
-            self._outstanding.add(future)
-        future.add_done_callback(self._settled(address))
-        self._peer.await_result(address, key, future)
         return future
 
     def _settled(self, address: CallAddress) -> Callable[[Future[Any]], None]:
