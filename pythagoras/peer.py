@@ -49,7 +49,7 @@ class Peer:
         self._cv = threading.Condition()
         self._own: deque[str] = deque()  # request keys this process submitted: picked first
         self._candidates: list[str] = []
-        self._skip: set[str] = set()  # requests whose function cannot be loaded here
+        self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
         self._running: dict[CallAddress, Claim] = {}
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
         self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
@@ -270,11 +270,15 @@ class Peer:
                     if listed:
                         return False
                     listed = True
-                    self._candidates = [k for k in self.swarm.candidates() if k not in self._skip]
+                    now = time.monotonic()
+                    self._candidates = [k for k in self.swarm.candidates()
+                                        if self._skip.get(k, 0.0) <= now]
                     if not self._candidates:
                         return False
                 key = self._candidates.pop()
             address = self.swarm.address_of(key)
+            if address is None:
+                continue
             with self._cv:
                 if address in self._running:
                     continue
@@ -287,9 +291,16 @@ class Peer:
             try:
                 request = self.swarm.load_request(key)
                 func = self.swarm.load_function(address.function) if request else None
+            except LookupError as e:
+                # Its function or a large argument has not arrived here yet, or arrived
+                # truncated: a sync service delivers files in any order. Try again later.
+                log.info("pythagoras: %s is incomplete here (%s); trying it again later", key, e)
+                self._skip[key] = time.monotonic() + min(1.0, self.lease_timeout / 3)
+                self.swarm.release(claim)
+                continue
             except Exception as e:
                 log.info("pythagoras: cannot load %s here (%s); leaving it to other peers", key, e)
-                self._skip.add(key)
+                self._skip[key] = float("inf")
                 self.swarm.release(claim)
                 continue
             if request is None:  # finished and retired meanwhile

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 import socket
 import sys
@@ -62,6 +63,7 @@ VALUE: Final = b"V"
 PEER: Final = b"P"
 
 BUCKETS: Final = "0123456789abcdef"
+_HEX32 = re.compile("[0-9a-f]{32}")
 LARGE_ARGUMENT: Final = 64 * 1024  # pickled bytes above which an argument is stored on its own
 
 
@@ -297,8 +299,12 @@ class Swarm:
         return []
 
     @staticmethod
-    def address_of(request_key: str) -> CallAddress:
+    def address_of(request_key: str) -> CallAddress | None:
+        """The address a request key names; None for a name pythagoras did not write (a sync
+        service's renamed copy, such as OneDrive's ``name-HOST.ext``)."""
         function, _, arguments = request_key.rpartition("/")[2].partition(".")
+        if _HEX32.fullmatch(function) is None or _HEX32.fullmatch(arguments) is None:
+            return None
         return CallAddress(function, arguments)
 
     def claim(self, address: CallAddress, peer: str) -> Claim | None:

@@ -20,6 +20,7 @@ from pythagoras.protocol import (
     failure_key,
     run_call,
 )
+from pythagoras.storage.base import is_debris
 from pythagoras.storage.memory import MemoryStore
 
 LEASE = 30.0
@@ -257,3 +258,14 @@ def test_positional_arguments_travel_too(swarm: Swarm) -> None:
     request = swarm.load_request(key)
     assert request is not None and request.args == (7, "x" * (LARGE_ARGUMENT + 1))
     assert run_call(divmod, (7, 2), {}) == (True, (3, 1), "")
+
+
+def test_names_pythagoras_did_not_write_are_no_requests(swarm: Swarm) -> None:
+    key = submit(swarm, 5)
+    folder, _, name = key.rpartition("/")
+    function, _, arguments = name.partition(".")
+    assert Swarm.address_of(f"{folder}/{function}-LAPTOP.{arguments}") is None  # OneDrive's copy
+    assert Swarm.address_of(f"{folder}/{function}.{arguments[:-1]}") is None
+    assert is_debris(f"{function} (1).{arguments}")  # Drive's and Dropbox's copies
+    assert is_debris(f"{name} (conflicted copy 2026-11-26)")
+    assert not is_debris(name)

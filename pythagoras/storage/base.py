@@ -15,11 +15,9 @@ __all__ = ["Store", "check_key", "check_prefix", "is_debris"]
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
 _KEY = re.compile(rf"{_PART}(?:/{_PART})*")
+_NAME = re.compile(_PART)
 # A list prefix: whole parts, each followed by "/", then possibly the start of one more part.
 _PREFIX = re.compile(rf"(?:{_PART}/)*(?:{_PART})?")
-# Names a reader must never take for a record: our own temp files, and the copies that
-# sync services (Dropbox, Syncthing, OneDrive, Drive) leave beside a file they fought over.
-_DEBRIS = re.compile(r"(^\.)|(\.tmp-)|(conflicted copy)|(\.sync-conflict-)|(\(\d+\)$)|(~$)")
 
 
 def check_key(key: str) -> str:
@@ -42,11 +40,11 @@ def _check(pattern: re.Pattern[str], text: str, what: str, rule: str) -> str:
 
 def is_debris(name: str) -> bool:
     """True for a file name that is a temp file or a sync service's conflict copy."""
-    if name.startswith(".") or name.endswith("~") or ".tmp-" in name:
+    if name.startswith(".") or name.endswith("~") or ".tmp-" in name or "conflict" in name:
         return True
-    # Only names with a space, a paren or "conflict" can be a conflict copy: skip the regex
-    # for the plain hex names of records, which a listing of pending work is made of.
-    return ("conflict" in name or name.endswith(")")) and _DEBRIS.search(name) is not None
+    # pythagoras writes no other characters; a space or a parenthesis is a sync service's
+    # copy ("name (1).ext", "name (conflicted copy).ext").
+    return _NAME.fullmatch(name) is None
 
 
 class Store(ABC):
