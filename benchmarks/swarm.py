@@ -421,7 +421,9 @@ def _pick_cost(root: Path, sizes: list[int], picks: int, warmup: int) -> list[di
             if not keys:
                 keys = swarm.candidates()
             t1 = time.perf_counter_ns()
-            claim = swarm.claim(swarm.address_of(keys.pop()), "bench-peer")
+            address = swarm.address_of(keys.pop())
+            assert address is not None
+            claim = swarm.claim(address, "bench-peer")
             t2 = time.perf_counter_ns()
             if claim is None:
                 raise RuntimeError(f"pick {n} on {size} pending requests claimed nothing")

@@ -33,7 +33,13 @@ class FolderWatch:
     """Calls ``on_key(key)`` from a watcher thread for each record that appears under ``root``."""
 
     def __init__(self, root: str, on_key: Callable[[str], None]) -> None:
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.events import (
+            DirCreatedEvent,
+            FileCreatedEvent,
+            FileMovedEvent,
+            FileSystemEvent,
+            FileSystemEventHandler,
+        )
         from watchdog.observers import Observer
 
         prefix = os.path.join(os.path.abspath(root), "")
@@ -53,7 +59,10 @@ class FolderWatch:
                                 module=r"watchdog\.")
         self._observer: Any = Observer()
         self._observer.daemon = True
-        self._observer.schedule(Handler(), prefix, recursive=True)
+        # Only arrivals matter: without a filter the kernel reports every open, read and close,
+        # about 60 events per call, each handled in Python.
+        self._observer.schedule(Handler(), prefix, recursive=True,
+                                event_filter=[FileCreatedEvent, FileMovedEvent, DirCreatedEvent])
         self._observer.start()
 
     def close(self) -> None:

@@ -47,6 +47,8 @@ class Peer:
         self.poll_cap = poll_cap
         self.serve_always = serve_always
         self._cv = threading.Condition()
+        self._leases = threading.Lock()  # held while a claim is renewed or retired
+        self._listing_due = True  # list the store at the next pick: requests may be pending
         self._own: deque[str] = deque()  # request keys this process submitted: picked first
         self._candidates: list[str] = []
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
@@ -162,6 +164,7 @@ class Peer:
                     self._poll(heard)
                 if now >= next_poll:
                     polled = True
+                    self._listing_due = True
                     started = time.monotonic()
                     progress = self._poll(self._next_slice())
                     spent = time.monotonic() - started
@@ -190,6 +193,7 @@ class Peer:
         elif kind == "requests" and self._serving():
             with self._cv:
                 self._news = True
+                self._listing_due = True
                 self._cv.notify_all()
 
     def _heartbeat(self) -> None:
@@ -198,9 +202,13 @@ class Peer:
         with self._cv:
             claims = list(self._running.values())
         for claim in claims:
-            if not self.swarm.renew(claim):
-                log.warning("pythagoras: lost the lease on %s; another peer may run it too",
-                            claim.address)
+            with self._leases:
+                with self._cv:
+                    if self._running.get(claim.address) is not claim:
+                        continue  # finished since: its claim is released
+                if not self.swarm.renew(claim):
+                    log.warning("pythagoras: lost the lease on %s; another peer may run it too",
+                                claim.address)
 
     def _next_slice(self, size: int = 256) -> list[CallAddress]:
         """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""
@@ -267,13 +275,16 @@ class Peer:
                 key = self._own.popleft() if self._own else None
             if key is None:
                 if not self._candidates:
-                    if listed:
+                    if listed or not self._listing_due:
                         return False
                     listed = True
                     now = time.monotonic()
                     self._candidates = [k for k in self.swarm.candidates()
                                         if self._skip.get(k, 0.0) <= now]
                     if not self._candidates:
+                        # Nothing pending: list again only when a request is heard of or at
+                        # the next full poll, not each time a worker becomes free.
+                        self._listing_due = False
                         return False
                 key = self._candidates.pop()
             address = self.swarm.address_of(key)
@@ -352,10 +363,14 @@ class Peer:
             self._resolve(address, error=failure.to_exception())
             return
         try:
-            if ok:
-                self.swarm.finish(claim, address, value)
-            else:
-                self.swarm.fail(address, claim, Failure.raised(value, text, self.id, claim.attempt))
+            with self._leases:  # no renewal may rewrite the claim once it is released
+                if ok:
+                    self.swarm.finish(claim, address, value)
+                else:
+                    self.swarm.fail(address, claim,
+                                    Failure.raised(value, text, self.id, claim.attempt))
+                with self._cv:
+                    self._running.pop(address, None)
         finally:
             with self._cv:
                 self._running.pop(address, None)
