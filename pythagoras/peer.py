@@ -115,6 +115,10 @@ class Peer:
             futures = self._waiting.get(address, [])
             if future in futures:
                 futures.remove(future)
+                try:  # wait() and as_completed() count a cancelled future once it is notified
+                    future.set_running_or_notify_cancel()
+                except RuntimeError:  # notified already
+                    pass
             if futures:
                 return
             self._waiting.pop(address, None)
@@ -329,7 +333,10 @@ class Peer:
             self._running[claim.address] = claim
             for waiting in self._waiting.get(claim.address, []):
                 if not (waiting.running() or waiting.done()):
-                    waiting.set_running_or_notify_cancel()  # a running call can't be cancelled
+                    try:
+                        waiting.set_running_or_notify_cancel()  # a running call can't be cancelled
+                    except RuntimeError:  # cancelled and notified meanwhile
+                        pass
             if self._pool is None:
                 self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
             pool = self._pool

@@ -133,8 +133,9 @@ class PythagorasExecutor(Executor):
         def settled(future: Future[Any]) -> None:
             with self._lock:
                 self._outstanding.discard(future)
-            if not self._cache:  # a unique call's result is never read again
+            if not self._cache:  # a unique call's records are never read again
                 self._peer.swarm.store.delete(address.result_key)
+                self._peer.swarm.clear_failure(address)
 
         return settled
 
@@ -163,7 +164,13 @@ class PythagorasExecutor(Executor):
                     if buffersize is not None:
                         for args in _take(calls, 1):
                             futures.append(self.submit(fn, *args))
-                    yield future.result(None if deadline is None else deadline - time.monotonic())
+                    try:
+                        value = future.result(
+                            None if deadline is None else deadline - time.monotonic())
+                    except BaseException:
+                        future.cancel()  # as concurrent.futures does: the awaited call too
+                        raise
+                    yield value
             finally:
                 for future in futures:
                     future.cancel()
@@ -182,12 +189,18 @@ class PythagorasExecutor(Executor):
             for future in outstanding:
                 future.cancel()
         if wait:
-            for future in outstanding:
-                try:
-                    future.exception()
-                except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
-                    pass
-        self._peer.close(wait=wait)
+            self._close_when_settled(outstanding)
+        else:  # the calls submitted still finish, as concurrent.futures promises
+            threading.Thread(target=self._close_when_settled, args=(outstanding,),
+                             name="pythagoras-executor-shutdown", daemon=True).start()
+
+    def _close_when_settled(self, futures: list[Future[Any]]) -> None:
+        for future in futures:
+            try:
+                future.exception()
+            except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
+                pass
+        self._peer.close(wait=True)
 
 
 def _take(iterator: Iterator[Any], count: int) -> Iterator[Any]:
