@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import importlib.metadata
 import itertools
-import json
 import os
 import platform
 import shutil
@@ -41,6 +39,11 @@ import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+try:
+    from ._report import loadavg, version, write_json
+except ImportError:  # run as a script: benchmarks/NAME.py
+    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
 
 import numpy as np
 
@@ -145,19 +148,6 @@ def _hash_reference(array: np.ndarray) -> dict[str, float]:
         result[name] = round(statistics.median(times) / number * 1e6, 1)
     return result
 
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):  # not on Windows
-        return None
 
 
 def _make_array() -> np.ndarray:
@@ -301,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="pythagoras-bench-memo-", dir=args.dir))
-    load_before = _loadavg()
+    load_before = loadavg()
     started = time.perf_counter()
     try:
         libs = _Libraries(root)
@@ -325,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     wall = time.perf_counter() - started
-    load_after = _loadavg()
+    load_after = loadavg()
 
     _print_table(rows, root, kept=args.keep)
     print("hashing the 1 MiB argument: " + ", ".join(f"{k} {v:.0f} µs" for k, v in hashes.items()))
@@ -348,15 +338,13 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_1min_before": load_before,
             "loadavg_1min_after": load_after,
         },
-        "versions": {d: _version(d) for d in ("pythagoras", "joblib", "numpy", "cloudpickle", "xxhash", "diskcache")},
+        "versions": {d: version(d) for d in ("pythagoras", "joblib", "numpy", "cloudpickle", "xxhash", "diskcache")},
         "settings": {"folder": str(root), "array_bytes": ARRAY_BYTES, "wall_seconds": round(wall, 2), **timing},
         "goals": GOALS,
         "rows": rows,
         "hash_1mib_us": hashes,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
     return 0
 
 

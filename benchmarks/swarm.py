@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -55,6 +54,11 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+try:
+    from ._report import loadavg, version, write_json
+except ImportError:  # run as a script: benchmarks/NAME.py
+    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the pure function ---------------------------------------------------------------------------
 # A plain def in this file. It reads only the installed modules os and time (identified by name),
@@ -507,18 +511,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{r['figure']:<36} {r['pythagoras']:>20}  {r['reference']:<30} {ratio:>7}  {r['goal']:>7}  {met}")
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -543,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="pythagoras-bench-swarm-", dir=args.dir))
-    load_before = _loadavg()
+    load_before = loadavg()
     began = time.perf_counter()
     try:
         print("2 peers ...", file=sys.stderr, flush=True)
@@ -563,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     wall = time.perf_counter() - began
-    load_after = _loadavg()
+    load_after = loadavg()
 
     rows = _rows(two, one, loky, kill, picks)
     print(f"swarm figures; sleeping calls of {args.seconds} s; temp folder {root} "
@@ -599,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             "loadavg_1min_before": load_before,
             "loadavg_1min_after": load_after,
         },
-        "versions": {d: _version(d) for d in ("pythagoras", "loky", "cloudpickle")},
+        "versions": {d: version(d) for d in ("pythagoras", "loky", "cloudpickle")},
         "settings": {"folder": str(root), "calls": args.calls, "seconds": args.seconds,
                      "kill_calls": args.kill_calls, "lease_timeout": args.lease_timeout,
                      "sizes": sorted(args.sizes), "picks": args.picks, "wall_seconds": round(wall, 2)},
@@ -612,9 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         "pick_cost": picks,
         "leftover_process_groups": LEFTOVER_GROUPS,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
     return 0
 
 
