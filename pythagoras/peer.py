@@ -159,6 +159,7 @@ class Peer:
                 news, self._news = self._news, False
             progress = False
             polled = False
+            spent = 0.0
             try:
                 now = time.monotonic()
                 if now >= self._next_beat:
