@@ -22,7 +22,8 @@ from typing import Any
 import loky  # type: ignore[import-untyped]
 
 from .identity.address import CallAddress
-from .protocol import MISSING, Claim, Failure, PreparedRequest, Swarm, new_peer_id, run_call
+from .protocol import Claim, Failure, PreparedRequest, Swarm, new_peer_id, run_call
+from .records import MISSING
 from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
 from .storage.local import LocalFolderStore

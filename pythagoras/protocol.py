@@ -37,12 +37,10 @@ from .errors import PeersDied, RemoteError, UnhashableArgument
 from .identity.address import CallAddress
 from .identity.values import hash_value
 from .records import MISSING, dump_value, frame, read_record
-from .results import RESULT, ResultCache
+from .results import ResultCache
 from .storage.base import Store
 
 __all__ = [
-    "MISSING",
-    "RESULT",
     "Claim",
     "Failure",
     "RemoteTraceback",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import IdentityError, PurityError
 from .identity.address import CallAddress
-from .identity.functions import function_identity
+from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
 from .results import MISSING, ResultCache
 
@@ -131,13 +131,11 @@ class PureFunction:
         completed = [self._signature.complete((), dict(kw)) for kw in calls]
         addresses = [self._address(kw) for kw in completed]
         executor = self.cloud.executor
-        futures: list[Future[Any]] = [Future()] * len(completed)
         order = list(range(len(completed)))
         random.shuffle(order)  # peers submitting the same calls start on different ones
-        for i in order:
-            futures[i] = executor._submit(addresses[i], self._func, (), completed[i],
-                                          self._func.__qualname__, retry=retry)
-        return futures
+        submitted = {i: executor._submit(addresses[i], self._func, (), completed[i],
+                                         self._func.__qualname__, retry=retry) for i in order}
+        return [submitted[i] for i in range(len(completed))]
 
     def sync_parallel(self, calls: Iterable[Mapping[str, Any]], *, timeout: float | None = None,
                       retry: bool = False) -> list[Any]:
@@ -162,12 +160,7 @@ class PureFunction:
 
     def __pythagoras_encode__(self, enc: Encoder) -> None:
         """Another function reading this one depends on what it computes, not on its cloud."""
-        if self._version is not None:
-            enc.token(b"V", f"{self._func.__qualname__}\x00{self._version}")
-        else:
-            from .identity.functions import encode_callable
-
-            encode_callable(enc, self._func, strict=True)
+        encode_function(enc, self._func, version=self._version, strict=True)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Travel as the function and its location: a pure function that calls another (or

@@ -13,13 +13,13 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
 from pythagoras.protocol import (
     LARGE_ARGUMENT,
-    MISSING,
     Failure,
     RemoteTraceback,
     Swarm,
     failure_key,
     run_call,
 )
+from pythagoras.records import MISSING
 from pythagoras.storage.base import is_debris
 from pythagoras.storage.memory import MemoryStore
 

@@ -37,7 +37,7 @@ from typing import Any
 from ..errors import IdentityError, UnhashableArgument
 from .values import Encoder
 
-__all__ = ["encode_callable", "function_identity", "is_installed_module", "source_digest"]
+__all__ = ["encode_callable", "encode_function", "function_identity", "is_installed_module", "source_digest"]
 
 _C_CALLABLES = (
     types.BuiltinFunctionType,
@@ -69,11 +69,17 @@ def function_identity(func: Callable[..., Any], *, version: str | None = None, s
     across processes of one Python version.
     """
     enc = Encoder()
+    encode_function(enc, func, version=version, strict=strict)
+    return enc.digest()
+
+
+def encode_function(enc: Encoder, func: Callable[..., Any], *, version: str | None = None,
+                    strict: bool = False) -> None:
+    """Append the identity of ``func`` to ``enc``; with ``version``, its name and version only."""
     if version is not None:
         enc.token(b"V", f"{_qualname(func)}\x00{version}")
     else:
         encode_callable(enc, func, strict=strict)
-    return enc.digest()
 
 
 def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
