@@ -13,12 +13,15 @@ from .errors import (
     UnhashableArgument,
 )
 from .executor import PythagorasExecutor
+from .joblib_backend import register as _register_joblib_backend
 from .hookspecs import hookimpl
 from .location import default_location
 from .plugins import open_store
 from .pure_function import PureFunction, kw_args
 
 __version__ = "0.1.0"
+
+_register_joblib_backend()
 
 __all__ = [
     "CorruptRecord",

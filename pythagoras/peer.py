@@ -10,6 +10,7 @@ thread. Idle polling backs off from 1 ms to a cap (``poll_cap``). See ``docs/pro
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 import loky  # type: ignore[import-untyped]
 
 from .identity.address import CallAddress
-from .protocol import Claim, Failure, PreparedRequest, Swarm, new_peer_id, run_call
+from .protocol import Call, Claim, Failure, PreparedRequest, Swarm, is_batch, new_peer_id, run_calls
 from .records import MISSING
 from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
@@ -53,7 +54,9 @@ class Peer:
         self._own: deque[str] = deque()  # request keys this process submitted: picked first
         self._candidates: list[str] = []
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
-        self._running: dict[CallAddress, Claim] = {}
+        self._running: dict[CallAddress, Claim] = {}  # by the address of the request running
+        self._busy: set[CallAddress] = set()  # the calls running here: not polled for
+        self._requests: dict[str, set[CallAddress]] = {}  # own request key -> calls awaited
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
         self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
         self._heard: set[CallAddress] = set()  # awaited calls a notification says are finished
@@ -68,8 +71,8 @@ class Peer:
 
     # -- the caller's side -----------------------------------------------------------------
 
-    def await_result(self, address: CallAddress, request_key: str | None = None,
-                     future: Future[Any] | None = None, *, direct: bool = False) -> Future[Any]:
+    def await_result(self, address: CallAddress, future: Future[Any] | None = None, *,
+                     direct: bool = False) -> Future[Any]:
         """A future for the call's value (or its failure); ``direct`` ones resolve to MISSING
         when nobody holds the call's claim any more."""
         future = Future() if future is None else future
@@ -77,55 +80,65 @@ class Peer:
             self._waiting.setdefault(address, []).append(future)
             if direct:
                 self._direct.add(address)
-            if request_key is not None:
-                self._own.append(request_key)
-                self._news = True
             self._start()
             self._cv.notify_all()
-        if request_key is not None:
-            future.add_done_callback(lambda f: self._forget_if_cancelled(address, request_key, f))
         return future
 
-    def submit(self, prepared: PreparedRequest, args: tuple[Any, ...], kwargs: dict[str, Any],
-               name: str, future: Future[Any]) -> None:
-        """Have the call run and ``future`` settled by its result or failure.
+    def submit(self, prepared: PreparedRequest, futures: list[Future[Any]]) -> None:
+        """Have the request's calls run and ``futures`` (one per call) settled by their results.
 
-        Where this peer has a free worker and nobody holds the call, it claims the call and runs
-        it at once, writing no request: only the claim is visible, so a peer that needs the call
-        waits for it, and runs it if this peer dies. Otherwise it publishes a request, which any
-        peer, this one included, picks up.
+        Where this peer has a free worker and nobody holds the request, it claims it and runs
+        it at once, writing no request: only the claim is visible, so a peer that needs one of
+        its calls waits for it, and runs it if this peer dies. Otherwise it publishes the
+        request, which any peer, this one included, picks up.
         """
-        address = prepared.address
         with self._cv:
             free = not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
-        claim = self.swarm.claim(address, self.id) if free else None
+        claim = self.swarm.claim(prepared.address, self.id) if free else None
         if claim is not None:
-            self.await_result(address, None, future)
-            if self._run(claim, prepared.func, args, kwargs, name):
+            for call, future in zip(prepared.calls, futures):
+                self.await_result(call.address, future)
+            if self._run(claim, prepared.calls):
                 return
             with self._cv:
-                self._waiting.pop(address, None)
-        self.await_result(address, self.swarm.publish(prepared), future)
-
-    def _forget_if_cancelled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
-        """A cancelled future stops being waited on; its request is withdrawn if it was the
-        last one waiting and no peer has claimed the call yet."""
-        if not future.cancelled():
-            return
+                for call in prepared.calls:
+                    self._waiting.pop(call.address, None)
+        key = self.swarm.publish(prepared)
         with self._cv:
-            futures = self._waiting.get(address, [])
-            if future in futures:
-                futures.remove(future)
-                try:  # wait() and as_completed() count a cancelled future once it is notified
-                    future.set_running_or_notify_cancel()
-                except RuntimeError:  # notified already
-                    pass
-            if futures:
+            self._requests[key] = {call.address for call in prepared.calls}
+            self._own.append(key)
+            self._news = True
+        for call, future in zip(prepared.calls, futures):
+            self.await_result(call.address, future)
+            future.add_done_callback(functools.partial(self._settled, call.address, key))
+
+    def _settled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
+        """A future of an own request is done. A cancelled one stops being waited on; the
+        request is withdrawn when none of its calls is awaited and no peer has claimed it."""
+        with self._cv:
+            if future.cancelled():
+                futures = self._waiting.get(address, [])
+                if future in futures:
+                    futures.remove(future)
+                    try:  # wait() and as_completed() count a cancelled future once it is notified
+                        future.set_running_or_notify_cancel()
+                    except RuntimeError:  # notified already
+                        pass
+                if futures:
+                    return
+                self._waiting.pop(address, None)
+                self._direct.discard(address)
+            awaited = self._requests.get(request_key)
+            if awaited is None:
                 return
-            self._waiting.pop(address, None)
-            if address in self._running:
+            awaited.discard(address)
+            if awaited:
                 return
-        if not self.swarm.claimed(address):
+            del self._requests[request_key]
+            request_address = self.swarm.address_of(request_key)
+            if not future.cancelled() or request_address is None or request_address in self._running:
+                return
+        if not self.swarm.claimed(request_address):
             self.swarm.store.delete(request_key)
 
     def _start(self) -> None:
@@ -219,7 +232,7 @@ class Peer:
     def _next_slice(self, size: int = 256) -> list[CallAddress]:
         """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""
         with self._cv:
-            waiting = [a for a in self._waiting if a not in self._running]
+            waiting = [a for a in self._waiting if a not in self._busy]
         if len(waiting) <= size:
             return waiting
         start = self._rotation % len(waiting)
@@ -231,7 +244,7 @@ class Peer:
         resolved = False
         for address in addresses:
             with self._cv:
-                if address not in self._waiting or address in self._running:
+                if address not in self._waiting or address in self._busy:
                     continue
             value = self.swarm.lookup(address)
             if value is MISSING:
@@ -299,7 +312,8 @@ class Peer:
             with self._cv:
                 if address in self._running:
                     continue
-            if self.swarm.store.exists(address.result_key) or self.swarm.failure(address):
+            if not is_batch(address) and (self.swarm.store.exists(address.result_key)
+                                          or self.swarm.failure(address)):
                 self.swarm.store.delete(key)  # done already: retire the request
                 continue
             claim = self.swarm.claim(address, self.id)
@@ -307,7 +321,7 @@ class Peer:
                 continue
             try:
                 request = self.swarm.load_request(key)
-                func = self.swarm.load_function(address.function) if request else None
+                calls = self.swarm.pending_calls(request) if request is not None else []
             except LookupError as e:
                 # Its function or a large argument has not arrived here yet, or arrived
                 # truncated: a sync service delivers files in any order. Try again later.
@@ -323,75 +337,78 @@ class Peer:
             if request is None:  # finished and retired meanwhile
                 self.swarm.release(claim)
                 continue
-            return self._run(claim, func, request.args, request.kwargs, request.name)
+            if not calls:  # a batch whose calls all ran already
+                self.swarm.settle(claim, ())
+                continue
+            return self._run(claim, calls)
         return False
 
-    def _run(self, claim: Claim, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-             name: str) -> bool:
+    def _run(self, claim: Claim, calls: list[Call]) -> bool:
         with self._cv:
             if self._closed:
                 self.swarm.release(claim)
                 return False
             self._running[claim.address] = claim
-            for waiting in self._waiting.get(claim.address, []):
-                if not (waiting.running() or waiting.done()):
-                    try:
-                        waiting.set_running_or_notify_cancel()  # a running call can't be cancelled
-                    except RuntimeError:  # cancelled and notified meanwhile
-                        pass
+            for call in calls:
+                self._busy.add(call.address)
+                for waiting in self._waiting.get(call.address, []):
+                    if not (waiting.running() or waiting.done()):
+                        try:  # a running call can't be cancelled
+                            waiting.set_running_or_notify_cancel()
+                        except RuntimeError:  # cancelled and notified meanwhile
+                            pass
             if self._pool is None:
                 self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
             pool = self._pool
         started = time.monotonic()
-        future = pool.submit(run_call, func, args, kwargs)
-        future.add_done_callback(
-            lambda f: self._finished(f, claim, func, args, kwargs, name, started))
+        future = pool.submit(run_calls, [(call.func, call.args, call.kwargs) for call in calls])
+        future.add_done_callback(lambda f: self._finished(f, claim, calls, started))
         return True
 
-    def _finished(self, done: Future[Any], claim: Claim, func: Any, args: tuple[Any, ...],
-                  kwargs: dict[str, Any], name: str, started: float) -> None:
-        address = claim.address
+    def _finished(self, done: Future[Any], claim: Claim, calls: list[Call], started: float) -> None:
+        name = calls[0].name if len(calls) == 1 else f"a batch of {len(calls)} calls"
         try:
-            ok, value, text = done.result()
+            outcomes = done.result()
         except Exception as crash:  # the worker process died: a crash, the OOM killer
             with self._cv:
                 broken, self._pool = self._pool, None  # a crash breaks the pool: start a fresh one
-                self._running.pop(address, None)
+                self._running.pop(claim.address, None)
+                self._busy.difference_update(call.address for call in calls)
             if broken is not None:
                 broken.shutdown(wait=False, kill_workers=True)
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
                             crash, claim.attempt)
-                self._run(claim, func, args, kwargs, name)
+                self._run(claim, calls)
                 return
             failure = Failure("peers_died", "PeersDied",
                               f"the worker processes running {name} died {claim.attempt - 1} times "
                               f"({crash}); it may crash its interpreter or exhaust memory. "
                               "Clear the failure to try again", "", self.id, claim.attempt - 1)
-            self.swarm.fail(address, claim, failure)
-            self._resolve(address, error=failure.to_exception())
-            return
+            settled: list[tuple[CallAddress, Any, Failure | None]] = [
+                (call.address, None, failure) for call in calls]
+        else:
+            settled = [(call.address, value, None if ok else
+                        Failure.raised(value, text, self.id, claim.attempt))
+                       for call, (ok, value, text) in zip(calls, outcomes)]
         try:
             with self._leases:  # no renewal may rewrite the claim once it is released
-                if ok:
-                    self.swarm.finish(claim, address, value)
-                else:
-                    self.swarm.fail(address, claim,
-                                    Failure.raised(value, text, self.id, claim.attempt))
-                with self._cv:
-                    self._running.pop(address, None)
+                self.swarm.settle(claim, settled)
         finally:
             with self._cv:
-                self._running.pop(address, None)
-                self.executed += 1
+                self._running.pop(claim.address, None)
+                self._busy.difference_update(call.address for call in calls)
+                self.executed += len(calls)
                 self._news = True  # a worker is free: pick again
                 self._cv.notify_all()
-        log.info("pythagoras: %s %s in %.3f s", name, "done" if ok else "raised",
+        raised = any(failure is not None for _, _, failure in settled)
+        log.info("pythagoras: %s %s in %.3f s", name, "raised" if raised else "done",
                  time.monotonic() - started)
-        if ok:
-            self._resolve(address, value=value)
-        else:
-            self._resolve(address, error=Failure.raised(value, text, self.id, claim.attempt).to_exception())
+        for address, value, failed in settled:
+            if failed is None:
+                self._resolve(address, value=value)
+            else:
+                self._resolve(address, error=failed.to_exception())
 
     # -- shutting down ---------------------------------------------------------------------
 

@@ -12,6 +12,9 @@
     failure() <--read E---- failures/<fid>/<aa>/<args><--write E------- fail()
                                                      <--delete Q, C---- finish() / fail()
 
+    A batch request (a chunk of executor.map, a joblib batch) carries several calls under one
+    key, one claim and one lease; each of its calls is still published under its own address.
+
     A claim older than lease_timeout (by the store's clock) is stale. Peers that see it race to
     create breaks/<fid>.<args>.<nonce>; the one that creates it deletes the stale claim and
     claims the call with attempt + 1. Past max_attempts the call fails with PeersDied.
@@ -30,8 +33,11 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import xxhash
 
 from .errors import PeersDied, RemoteError, UnhashableArgument
 from .identity.address import CallAddress
@@ -41,6 +47,8 @@ from .results import ResultCache
 from .storage.base import Store
 
 __all__ = [
+    "BATCH_FUNCTION",
+    "Call",
     "Claim",
     "Failure",
     "RemoteTraceback",
@@ -51,6 +59,7 @@ __all__ = [
     "failure_key",
     "new_peer_id",
     "run_call",
+    "run_calls",
 ]
 
 REQUEST: Final = b"Q"
@@ -63,6 +72,7 @@ PEER: Final = b"P"
 BUCKETS: Final = "0123456789abcdef"
 _HEX32 = re.compile("[0-9a-f]{32}")
 LARGE_ARGUMENT: Final = 64 * 1024  # pickled bytes above which an argument is stored on its own
+BATCH_FUNCTION: Final = "0" * 32  # the function part of a batch request's address
 
 
 def new_peer_id() -> str:
@@ -78,23 +88,54 @@ class ValueRef:
 
 
 @dataclass
-class Request:
+class Member:
+    """One call of a batch request, as stored."""
+
     address: CallAddress
     name: str
     args: tuple[Any, ...]  # values, or ValueRef for large ones
     kwargs: dict[str, Any]  # likewise
+
+
+@dataclass
+class Request:
+    address: CallAddress  # a call's; for a batch, (BATCH_FUNCTION, hash of its calls' addresses)
+    name: str
+    args: tuple[Any, ...]  # values, or ValueRef for large ones
+    kwargs: dict[str, Any]  # likewise
     submitter: str
+    members: tuple[Member, ...] = ()  # a batch's calls
+
+    def calls(self) -> tuple[Member, ...]:
+        """The calls to run: a batch's members, or the one call."""
+        return self.members or (Member(self.address, self.name, self.args, self.kwargs),)
+
+
+@dataclass
+class Call:
+    """A call as this process holds it: the function and arguments themselves."""
+
+    address: CallAddress
+    func: Any
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    unique: bool = False  # a random address: run once, never looked up, records removed after
 
 
 @dataclass
 class PreparedRequest:
     """A request serialized and checked, not yet written."""
 
-    address: CallAddress
-    func: Any
-    function: bytes | None  # the function's record payload, unless published already
+    address: CallAddress  # the request's: its call's, or its batch's
+    calls: list[Call]
+    functions: dict[str, tuple[Any, bytes]]  # records of functions not yet published, by id
     values: dict[str, bytes]  # value records of large arguments, by key
     request: bytes
+
+
+def is_batch(address: CallAddress) -> bool:
+    return address.function == BATCH_FUNCTION
 
 
 @dataclass
@@ -224,29 +265,47 @@ class Swarm:
     def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
                kwargs: dict[str, Any], submitter: str) -> str:
         """Publish a request for the call; equal calls from several peers share one request."""
-        return self.publish(self.prepare(address, func, name, args, kwargs, submitter))
+        return self.publish(self.prepare([Call(address, func, name, args, kwargs)], submitter))
 
-    def prepare(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
-                kwargs: dict[str, Any], submitter: str) -> PreparedRequest:
-        """Serialize a request without writing anything: a function or an argument that cannot
-        be pickled raises :class:`UnhashableArgument` (a TypeError) here."""
+    def prepare(self, calls: Sequence[Call], submitter: str) -> PreparedRequest:
+        """Serialize a request for one call, or a batch request for several, writing nothing.
+
+        A function or an argument that cannot be pickled raises :class:`UnhashableArgument`
+        (a TypeError) here. Equal batches (the same calls in the same order) share one key.
+        """
         values: dict[str, bytes] = {}
+        functions: dict[str, tuple[Any, bytes]] = {}
+        members: list[Member] = []
+        call = calls[0]
         try:
-            function = None if address.function in self._published else dump_value(func)
-            stored_args = tuple(self._reference_if_large(v, values) for v in args)
-            stored_kwargs = {k: self._reference_if_large(v, values) for k, v in kwargs.items()}
-            request = dump_value(Request(address, name, stored_args, stored_kwargs, submitter))
+            for call in calls:
+                fid = call.address.function
+                if fid not in self._published and fid not in functions:
+                    functions[fid] = (call.func, dump_value(call.func))
+                members.append(Member(
+                    call.address, call.name,
+                    tuple(self._reference_if_large(v, values) for v in call.args),
+                    {k: self._reference_if_large(v, values) for k, v in call.kwargs.items()}))
+            if len(members) == 1:
+                one = members[0]
+                request = Request(one.address, one.name, one.args, one.kwargs, submitter)
+            else:
+                digest = xxhash.xxh3_128_hexdigest(
+                    "".join(m.address.function + m.address.arguments for m in members).encode())
+                request = Request(CallAddress(BATCH_FUNCTION, digest), f"a batch of {len(members)}",
+                                  (), {}, submitter, tuple(members))
+            payload = dump_value(request)
         except Exception as e:
             raise UnhashableArgument(
-                f"the call of {name} cannot be sent to the swarm: {e}. Functions and arguments "
+                f"the call of {call.name} cannot be sent to the swarm: {e}. Functions and arguments "
                 "must be picklable (cloudpickle): pass plain data, not locks, files or generators"
             ) from e
-        return PreparedRequest(address, func, function, values, request)
+        return PreparedRequest(request.address, list(calls), functions, values, payload)
 
     def publish(self, prepared: PreparedRequest) -> str:
-        """Write a prepared request (its function and large arguments first); its key."""
-        if prepared.function is not None:
-            self._publish_function(prepared.address.function, prepared.func, prepared.function)
+        """Write a prepared request (its functions and large arguments first); its key."""
+        for function_id, (func, payload) in prepared.functions.items():
+            self._publish_function(function_id, func, payload)
         for key, payload in prepared.values.items():
             if not self.store.exists(key):
                 self.store.write(key, frame(VALUE, payload))
@@ -265,11 +324,27 @@ class Swarm:
         return ValueRef(key)
 
     def load_request(self, key: str) -> Request | None:
+        """The request under ``key``, with its large arguments loaded."""
         request: Request | None = self._read(key, REQUEST)
         if request is not None:
             request.args = tuple(self._resolve(v) for v in request.args)
             request.kwargs = {k: self._resolve(v) for k, v in request.kwargs.items()}
+            for member in request.members:
+                member.args = tuple(self._resolve(v) for v in member.args)
+                member.kwargs = {k: self._resolve(v) for k, v in member.kwargs.items()}
         return request
+
+    def pending_calls(self, request: Request) -> list[Call]:
+        """The calls of a request that have neither a result nor a failure yet, with their
+        functions loaded (LookupError if one has not arrived in the store)."""
+        pending = []
+        for member in request.calls():
+            if request.members and (self.store.exists(member.address.result_key)
+                                    or self.store.exists(failure_key(member.address))):
+                continue  # run already, by this batch's last holder or as a call of its own
+            func = self.load_function(member.address.function)
+            pending.append(Call(member.address, func, member.name, member.args, member.kwargs))
+        return pending
 
     def _resolve(self, value: Any) -> Any:
         if not isinstance(value, ValueRef):
@@ -325,7 +400,7 @@ class Swarm:
         attempt = (stale.attempt if stale is not None else 1) + 1
         if attempt > self.max_attempts:
             died = stale.peer if stale is not None else "an unknown peer"
-            self.fail(address, None, Failure(
+            self._give_up(address, Failure(
                 "peers_died", "PeersDied",
                 f"the peers running this call died {attempt - 1} times (last: {died}); it may "
                 "crash its interpreter or exhaust memory. Clear the failure to try again", "",
@@ -338,6 +413,18 @@ class Swarm:
         claim = Claim(address, peer, attempt, broke=marker)
         self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
         return claim
+
+    def _give_up(self, address: CallAddress, failure: Failure) -> None:
+        """Fail the call, or every unfinished call of the batch, whose peers kept dying."""
+        if not is_batch(address):
+            self.fail(address, None, failure)
+            return
+        request: Request | None = self._read(_keys(address)[0], REQUEST)
+        for member in request.members if request is not None else ():
+            if not (self.store.exists(member.address.result_key)
+                    or self.store.exists(failure_key(member.address))):
+                self._write_failure(member.address, failure)
+        self._retire(address, None)
 
     def renew(self, claim: Claim) -> bool:
         """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""
@@ -380,13 +467,25 @@ class Swarm:
 
     def fail(self, address: CallAddress, claim: Claim | None, failure: Failure) -> None:
         """Publish a terminal failure, then retire the request and the claim."""
+        self._write_failure(address, failure)
+        self._retire(address, claim)
+
+    def settle(self, claim: Claim, outcomes: Sequence[tuple[CallAddress, Any, Failure | None]]) -> None:
+        """Publish each call's result (or failure), then retire the request and the claim."""
+        for address, value, failure in outcomes:
+            if failure is None:
+                self.results.publish(address, value)
+            else:
+                self._write_failure(address, failure)
+        self._retire(claim.address, claim)
+
+    def _write_failure(self, address: CallAddress, failure: Failure) -> None:
         try:
             data = dump_value(failure)
         except Exception:  # an exception that cannot be pickled travels as type and message
             failure.exception = None
             data = dump_value(failure)
         self.store.write(failure_key(address), frame(FAILURE, data))
-        self._retire(address, claim)
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
         request_key, claim_key = _keys(address)
@@ -416,8 +515,25 @@ class Swarm:
         if age is not None:
             self.skew = age
 
+    def live_peers(self) -> dict[str, dict[str, Any]]:
+        """The records of the peers whose heartbeat is fresh (within ``lease_timeout``)."""
+        peers = {}
+        for key in self.store.list("peers/"):
+            age = self.store.age(key)
+            if age is None or age - self.skew > self.lease_timeout:
+                continue
+            info = self._read(key, PEER)
+            if isinstance(info, dict):
+                peers[key.rpartition("/")[2]] = info
+        return peers
+
     def retire_peer(self, peer: str) -> None:
         self.store.delete(f"peers/{peer}")
+
+
+def run_calls(calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> list[tuple[bool, Any, str]]:
+    """Run the calls of a request in a worker process, each to its own outcome."""
+    return [run_call(func, args, kwargs) for func, args, kwargs in calls]
 
 
 def run_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any, str]:

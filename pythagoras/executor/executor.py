@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import threading
@@ -18,6 +19,7 @@ from ..identity.functions import function_identity
 from ..location import resolve_location
 from ..peer import Peer
 from ..plugins import open_store
+from ..protocol import Call
 from ..records import MISSING
 
 __all__ = ["PythagorasExecutor"]
@@ -90,13 +92,18 @@ class PythagorasExecutor(Executor):
         and nothing is written.
         """
         self._check_open()
+        return self._submit_calls([self._call(fn, args, kwargs)])[0]
+
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        """The call with its address; TypeError for a call that cannot be identified."""
         function_id = function_identity(fn, strict=False).hex()
         if self._cache:
             arguments = arguments_hash(fn, args, kwargs).hex()
         else:
             arguments_hash(fn, args, kwargs)  # the same checks, though the address is unique
             arguments = secrets.token_hex(16)
-        return self._submit(CallAddress(function_id, arguments), fn, args, kwargs, _name(fn))
+        return Call(CallAddress(function_id, arguments), fn, _name(fn), args, kwargs,
+                    unique=not self._cache)
 
     def _check_open(self) -> None:
         with self._lock:
@@ -105,37 +112,51 @@ class PythagorasExecutor(Executor):
 
     def _submit(self, address: CallAddress, fn: Callable[..., Any], args: tuple[Any, ...],
                 kwargs: dict[str, Any], name: str, *, retry: bool = False) -> Future[Any]:
-        swarm = self._peer.swarm
-        future: Future[Any] = Future()
-        try:
-            if self._cache:
-                value = swarm.lookup(address)
-                if value is not MISSING:
-                    future.set_result(value)
-                    return future
-                failure = swarm.failure(address)
-                if failure is not None and not retry:
-                    future.set_exception(failure.to_exception())
-                    return future
-                if failure is not None:
-                    swarm.clear_failure(address)
-            prepared = swarm.prepare(address, fn, name, args, kwargs, self._peer.id)
-            with self._lock:
-                self._outstanding.add(future)
-            future.add_done_callback(self._settled(address))
-            self._peer.submit(prepared, args, kwargs, name, future)
-        except OSError as e:
-            future.cancel()  # never to be settled: let shutdown() not wait for it
-            raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
-        return future
+        return self._submit_calls([Call(address, fn, name, args, kwargs)], retry=retry)[0]
 
-    def _settled(self, address: CallAddress) -> Callable[[Future[Any]], None]:
+    def _submit_calls(self, calls: list[Call], *, retry: bool = False) -> list[Future[Any]]:
+        """Futures of the calls: those stored resolve at once, the rest go to the swarm as one
+        request (a batch request if there are several). A stored failure is raised again
+        unless ``retry``."""
+        swarm = self._peer.swarm
+        futures: list[Future[Any]] = [Future() for _ in calls]
+        pending: list[int] = []
+        try:
+            for i, call in enumerate(calls):
+                if self._cache and not call.unique:
+                    value = swarm.lookup(call.address)
+                    if value is not MISSING:
+                        futures[i].set_result(value)
+                        continue
+                    failure = swarm.failure(call.address)
+                    if failure is not None and not retry:
+                        futures[i].set_exception(failure.to_exception())
+                        continue
+                    if failure is not None:
+                        swarm.clear_failure(call.address)
+                pending.append(i)
+            if not pending:
+                return futures
+            prepared = swarm.prepare([calls[i] for i in pending], self._peer.id)
+            waiting = [futures[i] for i in pending]
+            with self._lock:
+                self._outstanding.update(waiting)
+            for i in pending:
+                futures[i].add_done_callback(self._settled(calls[i]))
+            self._peer.submit(prepared, waiting)
+        except OSError as e:
+            for future in futures:
+                future.cancel()  # never to be settled: let shutdown() not wait for it
+            raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
+        return futures
+
+    def _settled(self, call: Call) -> Callable[[Future[Any]], None]:
         def settled(future: Future[Any]) -> None:
             with self._lock:
                 self._outstanding.discard(future)
-            if not self._cache:  # a unique call's records are never read again
-                self._peer.swarm.store.delete(address.result_key)
-                self._peer.swarm.clear_failure(address)
+            if call.unique:  # a unique call's records are never read again
+                self._peer.swarm.store.delete(call.address.result_key)
+                self._peer.swarm.clear_failure(call.address)
 
         return settled
 
@@ -143,27 +164,32 @@ class PythagorasExecutor(Executor):
             chunksize: int = 1, buffersize: int | None = None) -> Iterator[Any]:
         """Like ``concurrent.futures.Executor.map``: values in input order, ``timeout`` over the
         whole iteration, work not yet started cancelled when the iterator is dropped, at most
-        ``buffersize`` calls submitted ahead of the one being waited for.
+        ``buffersize`` chunks submitted ahead of the one being waited for.
 
-        ``chunksize`` is accepted for compatibility; every call is its own request.
+        With ``chunksize > 1`` each chunk of calls is one request, claimed and run as a unit,
+        and every call in it is still memoized under its own address.
         """
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1")
         if buffersize is not None and buffersize < 1:
             raise ValueError("buffersize must be None or >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
-        calls = zip(*iterables)
-        futures: deque[Future[Any]] = deque(
-            self.submit(fn, *args) for args in (calls if buffersize is None else
-                                               _take(calls, buffersize)))
+        chunks = _chunks(zip(*iterables), chunksize)
+        futures: deque[Future[Any]] = deque()
+
+        def submit_chunks(count: int | None) -> None:
+            for chunk in chunks if count is None else _take(chunks, count):
+                self._check_open()
+                futures.extend(self._submit_calls([self._call(fn, args, {}) for args in chunk]))
+
+        submit_chunks(buffersize)
 
         def results() -> Iterator[Any]:
             try:
                 while futures:
                     future = futures.popleft()
-                    if buffersize is not None:
-                        for args in _take(calls, 1):
-                            futures.append(self.submit(fn, *args))
+                    if buffersize is not None and len(futures) < buffersize * chunksize:
+                        submit_chunks(1)
                     try:
                         value = future.result(
                             None if deadline is None else deadline - time.monotonic())
@@ -201,6 +227,11 @@ class PythagorasExecutor(Executor):
             except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
                 pass
         self._peer.close(wait=True)
+
+
+def _chunks(calls: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    while chunk := list(itertools.islice(calls, size)):
+        yield chunk
 
 
 def _take(iterator: Iterator[Any], count: int) -> Iterator[Any]:

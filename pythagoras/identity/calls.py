@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .values import hash_call, hash_kwargs
 
-__all__ = ["arguments_hash"]
+__all__ = ["IGNORED_ARGUMENTS", "arguments_hash"]
+
+#: Parameters of installed functions that do not change what a call returns: progress counters,
+#: verbosity, and scikit-learn's per-run callback context (a UUID and a timestamp), which
+#: would make every run of a search a new call. Keyed by the function's ``module:qualname``.
+IGNORED_ARGUMENTS: dict[str, frozenset[str]] = {
+    "sklearn.model_selection._validation:_fit_and_score": frozenset(
+        {"caller", "callback_ctx", "split_progress", "candidate_progress", "verbose"}),
+}
 
 _signatures: weakref.WeakKeyDictionary[Any, inspect.Signature | None] = weakref.WeakKeyDictionary()
 
@@ -36,12 +44,19 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
     return signature
 
 
-def arguments_hash(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """The canonical hash of the arguments of ``func(*args, **kwargs)``.
+def arguments_hash(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                   ignore: Iterable[str] = ()) -> bytes:
+    """The canonical hash of the arguments of ``func(*args, **kwargs)``, without the parameters
+    named in ``ignore`` (and those :data:`IGNORED_ARGUMENTS` lists for the function).
 
     A call that does not fit the function's signature raises the ``TypeError`` Python would.
     """
     signature = _signature(func)
+    unwrapped = inspect.unwrap(func) if hasattr(func, "__wrapped__") else func
+    ignored = IGNORED_ARGUMENTS.get(
+        f"{getattr(unwrapped, '__module__', '')}:{getattr(unwrapped, '__qualname__', '')}", frozenset())
+    if ignore:
+        ignored = ignored | frozenset(ignore)
     if signature is None:
         return hash_call(args, kwargs) if args else hash_kwargs(kwargs)
     bound = signature.bind(*args, **kwargs)
@@ -56,4 +71,6 @@ def arguments_hash(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
             named.update(value)
         else:
             named[name] = value
+    for name in ignored:
+        named.pop(name, None)
     return hash_call(rest, named) if rest else hash_kwargs(named)

@@ -48,6 +48,14 @@ _C_CALLABLES = (
 )
 
 
+# Callable wrappers of installed packages: the attribute holding the wrapped function, then the
+# attributes that change what a call computes. Others (scikit-learn's warning filters, which
+# differ between a script and a test run) do not count.
+_CALL_WRAPPERS: dict[str, tuple[str, ...]] = {
+    "sklearn.utils.parallel:_FuncWrapper": ("function", "config"),
+}
+
+
 @dataclass(frozen=True)
 class _Static:
     """What is derived once per function object: its normalized code and the globals it reads."""
@@ -113,12 +121,21 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
         func.__pythagoras_encode__(enc)
     elif isinstance(func, type):
         enc.token(b"G", f"{func.__module__}:{func.__qualname__}")
+    elif (wrapped := _CALL_WRAPPERS.get(f"{type(func).__module__}:{type(func).__qualname__}")):
+        enc.token(b"W", f"{type(func).__module__}:{type(func).__qualname__}")
+        encode_callable(enc, getattr(func, wrapped[0]), strict=strict)
+        enc.encode({name: getattr(func, name, None) for name in wrapped[1:]})
     elif (
         callable(func)
         and isinstance(getattr(func, "__qualname__", None), str)
         and is_installed_module(getattr(func, "__module__", None))
     ):  # a callable object of an installed package, e.g. numpy's np.sum dispatchers
         enc.token(b"I", f"{func.__module__}:{func.__qualname__}")
+    elif not strict and callable(func) and hasattr(func, "__dict__"):
+        # A callable object: the code of its __call__, then its class and state.
+        enc.out += b"o"
+        encode_callable(enc, type(func).__call__, strict=strict)
+        enc.encode(func)
     else:
         raise IdentityError(
             f"cannot take the identity of {func!r} (a {type(func).__qualname__}); "

@@ -633,3 +633,24 @@ def test_unsupported_callables_are_refused() -> None:
 
     with pytest.raises(IdentityError):
         function_identity(Callable_())
+
+
+def test_callable_objects_outside_strict_mode_by_call_code_and_state() -> None:
+    class Scaled:
+        def __init__(self, factor: int) -> None:
+            self.factor = factor
+
+        def __call__(self, x: int) -> int:
+            return self.factor * x
+
+    class Scaled2:  # the same state, other code
+        def __init__(self, factor: int) -> None:
+            self.factor = factor
+
+        def __call__(self, x: int) -> int:
+            return self.factor + x
+
+    assert function_identity(Scaled(2), strict=False) == function_identity(Scaled(2), strict=False)
+    assert function_identity(Scaled(2), strict=False) != function_identity(Scaled(3), strict=False)
+    Scaled2.__qualname__ = Scaled.__qualname__
+    assert function_identity(Scaled(2), strict=False) != function_identity(Scaled2(2), strict=False)

@@ -1,0 +1,12 @@
+"""The joblib backend ``"pythagoras"``, registered when :mod:`pythagoras` is imported."""
+
+from .backend import NoWorkers, PythagorasBackend
+
+__all__ = ["NoWorkers", "PythagorasBackend", "register"]
+
+
+def register() -> None:
+    """Register the backend with joblib as ``"pythagoras"`` (done on ``import pythagoras``)."""
+    from joblib import register_parallel_backend  # type: ignore[import-untyped]
+
+    register_parallel_backend("pythagoras", PythagorasBackend)

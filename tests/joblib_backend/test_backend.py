@@ -1,0 +1,187 @@
+"""The "pythagoras" joblib backend: joblib's contract, and what the swarm adds to it.
+
+Real joblib, a real executor with worker processes on a fresh folder for each test.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import _tasks
+import joblib
+import numpy as np
+import pytest
+from joblib import Parallel, delayed, parallel_backend, parallel_config
+from joblib._parallel_backends import AutoBatchingMixin
+
+import pythagoras
+from pythagoras import PythagorasExecutor
+from pythagoras.joblib_backend import NoWorkers, PythagorasBackend, register
+from pythagoras.protocol import RemoteTraceback
+
+TIMEOUT = 60.0  # only a hang reaches this
+
+pytestmark = pytest.mark.timeout(4 * TIMEOUT)
+
+
+def test_registered_on_import_and_by_register() -> None:
+    assert joblib.parallel.BACKENDS["pythagoras"] is PythagorasBackend
+    del joblib.parallel.BACKENDS["pythagoras"]
+    register()
+    assert joblib.parallel.BACKENDS["pythagoras"] is PythagorasBackend
+    assert pythagoras.joblib_backend.PythagorasBackend is PythagorasBackend
+
+
+def test_joblib_s_auto_batching_is_the_one_used() -> None:
+    # The mixin must come before ParallelBackendBase, or the base's batch size of 1 wins.
+    assert PythagorasBackend.compute_batch_size is AutoBatchingMixin.compute_batch_size
+    assert PythagorasBackend.batch_completed is AutoBatchingMixin.batch_completed
+    assert PythagorasBackend.default_n_jobs == -1
+    assert PythagorasBackend.supports_retrieve_callback
+
+
+def test_constructible_without_arguments_and_picklable(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setenv("PYTHAGORAS_LOCATION", str(tmp_path))
+    assert PythagorasBackend().location is None  # the default, resolved when first used
+    backend = PythagorasBackend(location=str(tmp_path), max_workers=3, cache=False,
+                                lease_timeout=7.0)
+    copy = pickle.loads(pickle.dumps(backend))
+    assert isinstance(copy, PythagorasBackend)
+    assert copy._options() == backend._options()
+
+
+def test_results_in_order_under_both_context_managers(folder: str) -> None:
+    with parallel_backend("pythagoras", location=folder, max_workers=2):
+        assert Parallel()(delayed(_tasks.square)(i) for i in range(30)) == [i * i for i in range(30)]
+    with parallel_config(backend="pythagoras", location=folder, max_workers=2):
+        assert Parallel(n_jobs=2)(delayed(_tasks.square)(i) for i in range(40)) == [
+            i * i for i in range(40)]
+
+
+def test_calls_are_memoized_one_by_one(folder: str) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=2):
+        first = Parallel(batch_size=4)(delayed(_tasks.pid_of)(i) for i in range(8))
+        # Other batches, partly overlapping: the calls stored come back unchanged.
+        again = Parallel(batch_size=3)(delayed(_tasks.pid_of)(i) for i in range(4, 12))
+    assert again[:4] == first[4:]
+    executor = PythagorasBackend(location=folder, max_workers=2).executor
+    assert executor._peer.executed == 12
+
+
+def test_a_batch_of_hits_does_not_recurse(folder: str) -> None:
+    # Every batch of the second run is done at once; callbacks run synchronously inside
+    # submit would dispatch the next batch from inside submit until RecursionError.
+    calls = [delayed(_tasks.square)(i) for i in range(3000)]
+    with parallel_config(backend="pythagoras", location=folder, max_workers=2):
+        Parallel(batch_size=50)(calls)
+        assert Parallel(batch_size=1, pre_dispatch="2*n_jobs")(calls) == [i * i for i in range(3000)]
+
+
+def test_callbacks_fire_from_a_completion_thread(folder: str) -> None:
+    backend = PythagorasBackend(location=folder, max_workers=1)
+    backend.configure(n_jobs=2)
+    threads: list[int] = []
+    done = threading.Event()
+    with parallel_config(backend="pythagoras", location=folder, max_workers=1):
+        Parallel()(delayed(_tasks.square)(i) for i in range(2))  # stored: done at submit below
+    future = backend.submit(lambda: _tasks.square(1), callback=lambda f: (
+        threads.append(threading.get_ident()), done.set()))
+    assert done.wait(TIMEOUT)
+    assert threads and threads[0] != threading.get_ident()
+    assert isinstance(future, Future) and backend.retrieve_result_callback(future) == 1
+
+
+@pytest.mark.parametrize("return_as", ["generator", "generator_unordered"])
+def test_generators(folder: str, return_as: str) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=2):
+        results = Parallel(return_as=return_as)(delayed(_tasks.square)(i) for i in range(20))
+        assert not isinstance(results, list)
+        values = list(results)
+    expected = [i * i for i in range(20)]
+    assert values == expected if return_as == "generator" else sorted(values) == expected
+
+
+def test_timeout_raises_and_cancels(folder: str, tmp_path: Path) -> None:
+    gate = tmp_path / "never"  # the calls wait for a file that is only created afterwards
+    try:
+        with parallel_config(backend="pythagoras", location=folder, max_workers=1):
+            with pytest.raises(multiprocessing.TimeoutError):  # what joblib raises for every backend
+                Parallel(timeout=0.5)(delayed(_tasks.gate_then)(str(gate), i) for i in range(4))
+    finally:
+        gate.touch()  # release the call that runs, so the executor can shut down
+
+
+def test_exception_keeps_its_type_and_the_remote_traceback(folder: str) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=1):
+        with pytest.raises(_tasks.Boom, match="boom 3") as raised:
+            Parallel()(delayed(_tasks.explode)(i) for i in [3])
+    cause = raised.value.__cause__
+    assert isinstance(cause, RemoteTraceback) and "explode" in cause.text
+
+
+def test_a_failure_is_run_again_in_a_later_search(folder: str, tmp_path: Path) -> None:
+    # joblib does not remember exceptions: neither does the backend (the decorator does).
+    for _ in range(2):
+        with parallel_config(backend="pythagoras", location=folder, max_workers=1):
+            with pytest.raises(_tasks.Boom):
+                Parallel()(delayed(_tasks.explode)(i) for i in [5])
+    assert PythagorasBackend(location=folder, max_workers=1).executor._peer.executed == 2
+
+
+def test_a_large_argument_is_stored_once(folder: str) -> None:
+    big = np.arange(300_000, dtype=np.float64)  # 2.4 MB
+    # A pure client publishes every batch as a request, for the other peer to run.
+    worker = PythagorasExecutor(folder, max_workers=2)
+    try:
+        with parallel_config(backend="pythagoras", location=folder, max_workers=0):
+            values = Parallel(batch_size=2)(delayed(_tasks.total)(big, i) for i in range(10))
+    finally:
+        worker.shutdown()
+    assert worker._peer.executed == 10
+    assert values == [float(big.sum()) + i for i in range(10)]
+    stored = [p for p in (Path(folder) / "values").rglob("*") if p.is_file()]
+    assert len(stored) == 1
+
+
+def test_n_jobs_minus_one_counts_the_workers_of_live_peers(folder: str) -> None:
+    other = PythagorasExecutor(folder, max_workers=3)
+    try:
+        backend = PythagorasBackend(location=folder, max_workers=1)
+        deadline = time.monotonic() + TIMEOUT
+        while backend.effective_n_jobs(-1) != 4:  # until the other peer's heartbeat is written
+            assert time.monotonic() < deadline, backend.effective_n_jobs(-1)
+            time.sleep(0.01)
+        assert backend.effective_n_jobs(-2) == 3
+        assert backend.effective_n_jobs(3) == 3
+        with pytest.raises(ValueError):
+            backend.effective_n_jobs(0)
+    finally:
+        other.shutdown()
+
+
+def test_no_worker_anywhere_is_a_clear_error(folder: str) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=0):
+        with pytest.raises(NoWorkers, match="pythagoras worker"):
+            Parallel()(delayed(_tasks.square)(i) for i in range(2))
+    assert not (Path(folder) / "requests").exists()  # nothing was written
+
+
+def test_verbose_progress_as_joblib_prints_it(folder: str, capfd: pytest.CaptureFixture[str]) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=2):
+        Parallel(n_jobs=2, verbose=10)(delayed(_tasks.square)(i) for i in range(6))
+    err = capfd.readouterr().err
+    assert "Using backend PythagorasBackend with 2 concurrent workers" in err
+    assert "Done   6 out of   6" in err or "Done 6 out of 6" in err.replace("  ", " ")
+
+
+def test_unpicklable_argument_raises_at_the_caller_and_writes_nothing(folder: str) -> None:
+    with parallel_config(backend="pythagoras", location=folder, max_workers=1):
+        with pytest.raises(TypeError, match="picklable"):
+            Parallel()(delayed(_tasks.square)(threading.Lock()) for _ in range(1))
+    assert not (Path(folder) / "requests").exists()
