@@ -151,9 +151,12 @@ class Peer:
                 self._watch = watch_folder(self.swarm.store.location, self._on_key)
 
     def serve(self) -> None:
-        """Serve until :meth:`close` (the worker command)."""
+        """Serve until :meth:`close` (the worker command). The peer's record is written before
+        this returns, so other peers count its workers from then on."""
         with self._cv:
             self.serve_always = True
+        self.swarm.announce(self.id, self._announcement())
+        with self._cv:
             self._start()
             self._cv.notify_all()
 
@@ -216,8 +219,7 @@ class Peer:
                 self._cv.notify_all()
 
     def _heartbeat(self) -> None:
-        self.swarm.announce(self.id, {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
-                                      "workers": self.max_workers, "serving": self._serving()})
+        self.swarm.announce(self.id, self._announcement())
         with self._cv:
             claims = list(self._running.values())
         for claim in claims:
@@ -228,6 +230,10 @@ class Peer:
                 if not self.swarm.renew(claim):
                     log.warning("pythagoras: lost the lease on %s; another peer may run it too",
                                 claim.address)
+
+    def _announcement(self) -> dict[str, Any]:
+        return {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
+                "workers": self.max_workers, "serving": self._serving()}
 
     def _next_slice(self, size: int = 256) -> list[CallAddress]:
         """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""

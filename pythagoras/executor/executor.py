@@ -58,10 +58,10 @@ class PythagorasExecutor(Executor):
         where = resolve_location(location)
         try:
             store = open_store(where, storage_options)
+            self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout), cache,
+                        serve=True)
         except (StoreError, OSError) as e:
             raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
-        self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout), cache,
-                    serve=True)
 
     @classmethod
     def _on_peer(cls, peer: Peer, *, cache: bool = True) -> PythagorasExecutor:

@@ -34,7 +34,7 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
-from ..errors import IdentityError, PythagorasError, UnhashableArgument
+from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..identity.address import CallAddress
 from ..location import resolve_location
@@ -177,10 +177,11 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def _call(self, executor: PythagorasExecutor, run: Callable[..., Any], func: Any,
               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         """The call of ``func`` as the swarm runs it (``run``, under joblib's nested config);
-        a call whose identity cannot be taken runs once, unmemoized."""
+        a call of a function whose identity cannot be taken runs once, unmemoized. An argument
+        that cannot be hashed raises: it could not be pickled either."""
         try:
             call = executor._call(func, args, kwargs)
-        except (IdentityError, UnhashableArgument) as e:
+        except IdentityError as e:
             _warn_once(func, e)
             call = Call(CallAddress(secrets.token_hex(16), secrets.token_hex(16)), func,
                         str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
