@@ -21,18 +21,23 @@ __all__ = ["FolderWatch", "watch_folder"]
 log = logging.getLogger("pythagoras")
 
 
-def _not_a_stop_race(record: logging.LogRecord) -> bool:
-    """watchdog logs an error when an event arrives as its observer stops: harmless, dropped."""
-    return "called when the thread is inactive" not in record.getMessage()
+def _not_noise(record: logging.LogRecord) -> bool:
+    """watchdog logs an error when an event arrives as its observer stops, and a warning when
+    the kernel's event queue overflows under a burst of records; both are harmless here, since
+    polling finds whatever a lost event would have announced. Dropped."""
+    message = record.getMessage()
+    return "called when the thread is inactive" not in message and "queue overflowed" not in message
 
 
-logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stop_race)
+for _name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+    logging.getLogger(_name).addFilter(_not_noise)
 
 
 class FolderWatch:
-    """Calls ``on_key(key)`` from a watcher thread for each record that appears under ``root``."""
+    """Calls ``on_key(key)`` from a watcher thread for each record that appears under the
+    ``parts`` of ``root`` (its subfolders ``requests``, ``results``, ...)."""
 
-    def __init__(self, root: str, on_key: Callable[[str], None]) -> None:
+    def __init__(self, root: str, on_key: Callable[[str], None], parts: tuple[str, ...]) -> None:
         from watchdog.events import (
             DirCreatedEvent,
             FileCreatedEvent,
@@ -61,18 +66,26 @@ class FolderWatch:
         self._observer.daemon = True
         # Only arrivals matter: without a filter the kernel reports every open, read and close,
         # about 60 events per call, each handled in Python.
-        self._observer.schedule(Handler(), prefix, recursive=True,
-                                event_filter=[FileCreatedEvent, FileMovedEvent, DirCreatedEvent])
+        # Only the parts a peer waits on: claims, values and temp names elsewhere would each
+        # cost the watcher's threads work, and the GIL, for nothing.
+        handler = Handler()
+        for part in parts:
+            folder = os.path.join(prefix, part)
+            os.makedirs(folder, exist_ok=True)
+            self._observer.schedule(handler, folder, recursive=True,
+                                    event_filter=[FileCreatedEvent, FileMovedEvent, DirCreatedEvent])
         self._observer.start()
 
     def close(self) -> None:
         self._observer.stop()
 
 
-def watch_folder(root: str, on_key: Callable[[str], None]) -> FolderWatch | None:
-    """A watch on ``root``, or None where the OS or watchdog cannot give one (polling remains)."""
+def watch_folder(root: str, on_key: Callable[[str], None],
+                 parts: tuple[str, ...] = ("requests", "results", "failures")) -> FolderWatch | None:
+    """A watch on ``parts`` of ``root``, or None where the OS or watchdog cannot give one
+    (polling remains)."""
     try:
-        return FolderWatch(root, on_key)
+        return FolderWatch(root, on_key, parts)
     except Exception as e:  # no watchdog, inotify limits reached, an unsupported file system
         log.info("pythagoras: no file notifications for %s (%s); polling instead", root, e)
         return None

@@ -45,6 +45,7 @@ from .identity.values import hash_value
 from .records import MISSING, dump_value, frame, read_record
 from .results import ResultCache
 from .storage.base import Store
+from .unique import unique_hex
 
 __all__ = [
     "BATCH_FUNCTION",
@@ -143,7 +144,7 @@ class Claim:
     address: CallAddress
     peer: str
     attempt: int = 1
-    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    nonce: str = field(default_factory=lambda: unique_hex(24))
     broke: str | None = None  # the break marker this claim was taken with
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import threading
 import time
 from collections import deque
@@ -20,6 +19,7 @@ from ..location import resolve_location
 from ..peer import Peer
 from ..plugins import open_store
 from ..protocol import Call
+from ..unique import unique_hex
 from ..records import MISSING
 
 __all__ = ["PythagorasExecutor"]
@@ -101,7 +101,7 @@ class PythagorasExecutor(Executor):
             arguments = arguments_hash(fn, args, kwargs).hex()
         else:
             arguments_hash(fn, args, kwargs)  # the same checks, though the address is unique
-            arguments = secrets.token_hex(16)
+            arguments = unique_hex()
         return Call(CallAddress(function_id, arguments), fn, _name(fn), args, kwargs,
                     unique=not self._cache)
 

@@ -16,7 +16,6 @@ import logging
 import multiprocessing
 import os
 import queue
-import secrets
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +38,7 @@ from ..executor import PythagorasExecutor
 from ..identity.address import CallAddress
 from ..location import resolve_location
 from ..protocol import Call
+from ..unique import unique_hex
 
 __all__ = ["NoWorkers", "PythagorasBackend"]
 
@@ -183,7 +183,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             call = executor._call(func, args, kwargs)
         except IdentityError as e:
             _warn_once(func, e)
-            call = Call(CallAddress(secrets.token_hex(16), secrets.token_hex(16)), func,
+            call = Call(CallAddress(unique_hex(), unique_hex()), func,
                         str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
                         unique=True)
         call.func = run

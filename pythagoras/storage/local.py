@@ -10,7 +10,6 @@ Exclusive creates use ``O_CREAT | O_EXCL``, which local disks, NFSv3+ and SMB ho
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import stat
 import time
@@ -19,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
 from ..hookspecs import hookimpl
+from ..unique import unique_hex
 from .base import Store, check_key, check_prefix, is_debris
 
 __all__ = ["LocalFolderStore", "pythagoras_open_store"]
@@ -30,7 +30,7 @@ _HOST = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or
 
 
 def _temp_suffix() -> str:
-    return f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
+    return f".tmp-{_HOST}-{os.getpid()}-{unique_hex(24)}"
 
 
 class LocalFolderStore(Store):
