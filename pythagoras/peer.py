@@ -56,7 +56,7 @@ class Peer:
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
         self._running: dict[CallAddress, Claim] = {}  # by the address of the request running
         self._busy: set[CallAddress] = set()  # the calls running here: not polled for
-        self._requests: dict[str, set[CallAddress]] = {}  # own request key -> calls awaited
+        self._requests: dict[str, set[Future[Any]]] = {}  # own request key -> futures awaiting it
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
         self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
         self._heard: set[CallAddress] = set()  # awaited calls a notification says are finished
@@ -84,8 +84,9 @@ class Peer:
             self._cv.notify_all()
         return future
 
-    def submit(self, prepared: PreparedRequest, futures: list[Future[Any]]) -> None:
-        """Have the request's calls run and ``futures`` (one per call) settled by their results.
+    def submit(self, prepared: PreparedRequest, futures: list[tuple[CallAddress, Future[Any]]]) -> None:
+        """Have the request's calls run and ``futures`` (each with its call's address; equal
+        calls may have several) settled by their results.
 
         Where this peer has a free worker and nobody holds the request, it claims it and runs
         it at once, writing no request: only the claim is visible, so a peer that needs one of
@@ -96,25 +97,26 @@ class Peer:
             free = not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
         claim = self.swarm.claim(prepared.address, self.id) if free else None
         if claim is not None:
-            for call, future in zip(prepared.calls, futures):
-                self.await_result(call.address, future)
+            for address, future in futures:
+                self.await_result(address, future)
             if self._run(claim, prepared.calls):
                 return
             with self._cv:
-                for call in prepared.calls:
-                    self._waiting.pop(call.address, None)
+                for address, _ in futures:
+                    self._waiting.pop(address, None)
         key = self.swarm.publish(prepared)
         with self._cv:
-            self._requests[key] = {call.address for call in prepared.calls}
+            self._requests.setdefault(key, set()).update(future for _, future in futures)
             self._own.append(key)
             self._news = True
-        for call, future in zip(prepared.calls, futures):
-            self.await_result(call.address, future)
-            future.add_done_callback(functools.partial(self._settled, call.address, key))
+        for address, future in futures:
+            self.await_result(address, future)
+            future.add_done_callback(functools.partial(self._settled, address, key))
 
     def _settled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
         """A future of an own request is done. A cancelled one stops being waited on; the
-        request is withdrawn when none of its calls is awaited and no peer has claimed it."""
+        request is withdrawn when the last of its futures is cancelled and no peer has
+        claimed it."""
         with self._cv:
             if future.cancelled():
                 futures = self._waiting.get(address, [])
@@ -124,14 +126,13 @@ class Peer:
                         future.set_running_or_notify_cancel()
                     except RuntimeError:  # notified already
                         pass
-                if futures:
-                    return
-                self._waiting.pop(address, None)
-                self._direct.discard(address)
+                if not futures:
+                    self._waiting.pop(address, None)
+                    self._direct.discard(address)
             awaited = self._requests.get(request_key)
             if awaited is None:
                 return
-            awaited.discard(address)
+            awaited.discard(future)
             if awaited:
                 return
             del self._requests[request_key]
@@ -195,7 +196,10 @@ class Peer:
             except Exception:  # a store hiccup must not end the peer; it is retried next turn
                 log.exception("pythagoras peer %s: error in its loop; retrying", self.id)
             if polled:
-                delay = 0.001 if progress else min(delay * 2, self.poll_cap)
+                # With notifications, polls only catch what they missed: at the cap. Without,
+                # a poll that found something is soon followed by another.
+                watched = self._watch is not None
+                delay = 0.001 if progress and not watched else min(delay * 2, self.poll_cap)
                 # Full polls never take more than about a tenth of the time, however many wait.
                 next_poll = time.monotonic() + max(delay, 10 * spent)
             with self._cv:

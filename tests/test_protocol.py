@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from pythagoras.errors import PeersDied, RemoteError
+from pythagoras.errors import PeersDied, RemoteError, UnhashableArgument
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
 from pythagoras.protocol import (
+    BATCH_FUNCTION,
     LARGE_ARGUMENT,
+    Call,
     Failure,
     RemoteTraceback,
     Swarm,
@@ -269,3 +271,201 @@ def test_names_pythagoras_did_not_write_are_no_requests(swarm: Swarm) -> None:
     assert is_debris(f"{function} (1).{arguments}")  # Drive's and Dropbox's copies
     assert is_debris(f"{name} (conflicted copy 2026-11-26)")
     assert not is_debris(name)
+
+
+# -- batch requests: several calls under one key, one claim and one lease -----------------------
+
+
+def call(number: int, **kwargs: Any) -> Call:
+    return Call(address(number), _square, "square", (), kwargs or {"x": number})
+
+
+def _cube(*, x: int) -> int:
+    return x * x * x
+
+
+CUBE = "c" * 32  # the function part of the addresses of _cube's calls
+
+
+def cube_call(number: int) -> Call:
+    return Call(CallAddress(CUBE, hash_value(number).hex()), _cube, "cube", (), {"x": number})
+
+
+def publish_batch(swarm: Swarm, numbers: list[int], submitter: str = "submitter") -> str:
+    return swarm.publish(swarm.prepare([call(n) for n in numbers], submitter))
+
+
+def test_a_batch_of_calls_is_one_request(swarm: Swarm) -> None:
+    prepared = swarm.prepare([call(1), call(2), call(3)], "submitter")
+    assert list(swarm.store.list("")) == []  # prepare writes nothing
+    assert prepared.address.function == BATCH_FUNCTION
+    assert prepared.address not in (address(1), address(2), address(3))
+    key = swarm.publish(prepared)
+    assert list(swarm.store.list("requests/")) == [key]
+    assert Swarm.address_of(key) == prepared.address
+    request = swarm.load_request(key)
+    assert request is not None and request.address == prepared.address
+    assert [m.address for m in request.members] == [address(1), address(2), address(3)]
+    assert [m.kwargs for m in request.members] == [{"x": 1}, {"x": 2}, {"x": 3}]
+    assert [m.address for m in request.calls()] == [address(1), address(2), address(3)]
+    # Nothing is published under a member's own request key.
+    assert all(swarm.address_of(k) not in (address(1), address(2), address(3))
+               for k in swarm.store.list("requests/"))
+
+
+def test_a_single_call_is_a_plain_request_under_its_own_address(swarm: Swarm) -> None:
+    prepared = swarm.prepare([call(1)], "submitter")
+    assert prepared.address == address(1)
+    key = swarm.publish(prepared)
+    assert Swarm.address_of(key) == address(1)
+    request = swarm.load_request(key)
+    assert request is not None and request.members == () and request.kwargs == {"x": 1}
+
+
+def test_equal_batches_share_one_key_across_swarms(store: CountingStore) -> None:
+    first, second = Swarm(store, lease_timeout=LEASE), Swarm(store, lease_timeout=LEASE)
+    key = publish_batch(first, [1, 2, 3], "peer-a")
+    assert publish_batch(second, [1, 2, 3], "peer-b") == key  # the submitter is not in the key
+    assert list(store.list("requests/")) == [key]
+    other = publish_batch(second, [1, 2, 4], "peer-b")  # other calls: another batch
+    reordered = publish_batch(second, [3, 2, 1], "peer-b")  # the hash is of the calls in order
+    assert len({key, other, reordered}) == 3
+    assert sorted(store.list("requests/")) == sorted([key, other, reordered])
+
+
+def test_pending_calls_skip_members_with_a_result_or_a_failure(swarm: Swarm, store: CountingStore) -> None:
+    key = publish_batch(swarm, [1, 2, 3, 4])
+    swarm.results.publish(address(2), 4)  # run meanwhile as a call of its own
+    swarm.fail(address(4), None, Failure.raised(Custom("bad 4"), "", "peer-x", 1))
+    # Another peer: it loads the functions from the store.
+    other = Swarm(store, lease_timeout=LEASE)
+    request = other.load_request(key)
+    assert request is not None
+    pending = other.pending_calls(request)
+    assert [c.address for c in pending] == [address(1), address(3)]
+    assert [c.func(*c.args, **c.kwargs) for c in pending] == [1, 9]
+    swarm.results.publish(address(1), 1)
+    swarm.results.publish(address(3), 9)
+    assert other.pending_calls(request) == []
+
+
+def test_pending_calls_load_the_functions_of_every_member(swarm: Swarm, store: CountingStore) -> None:
+    key = swarm.publish(swarm.prepare([call(2), cube_call(2), call(3)], "submitter"))
+    assert sorted(store.list("functions/")) == [f"functions/{CUBE}", f"functions/{'f' * 32}"]
+    other = Swarm(store, lease_timeout=LEASE)
+    request = other.load_request(key)
+    assert request is not None
+    pending = other.pending_calls(request)
+    assert [c.name for c in pending] == ["square", "cube", "square"]
+    assert [c.func(*c.args, **c.kwargs) for c in pending] == [4, 8, 9]
+
+
+def test_large_arguments_of_batch_members_are_stored_once(swarm: Swarm) -> None:
+    big = "x" * (LARGE_ARGUMENT + 1)
+    key = swarm.publish(swarm.prepare([call(1, text=big, n=1), call(2, text=big, n=2)], "submitter"))
+    assert len(list(swarm.store.list("values/"))) == 1
+    assert len(swarm.store.read(key) or b"") < LARGE_ARGUMENT  # the request holds references
+    request = swarm.load_request(key)
+    assert request is not None
+    assert [m.kwargs for m in request.members] == [{"text": big, "n": 1}, {"text": big, "n": 2}]
+
+
+def test_settle_publishes_each_member_then_retires_request_and_claim(swarm: Swarm) -> None:
+    key = publish_batch(swarm, [1, 2, 3])
+    batch = Swarm.address_of(key)
+    assert batch is not None
+    claim = swarm.claim(batch, "peer-a")
+    assert claim is not None and swarm.claimed(batch)
+    ok, error, text = run_call(_raises, (), {"x": 2})
+    assert not ok
+    swarm.settle(claim, [(address(1), 1, None),
+                         (address(2), None, Failure.raised(error, text, "peer-a", 1)),
+                         (address(3), 9, None)])
+    assert swarm.lookup(address(1)) == 1 and swarm.lookup(address(3)) == 9
+    assert swarm.lookup(address(2)) is MISSING
+    assert swarm.failure(address(1)) is None and swarm.failure(address(3)) is None
+    failure = swarm.failure(address(2))
+    assert failure is not None and failure.kind == "raised"
+    rebuilt = failure.to_exception()
+    assert type(rebuilt) is Custom and str(rebuilt) == "bad 2"
+    assert swarm.store.read(key) is None
+    assert list(swarm.store.list("requests/")) == []
+    assert list(swarm.store.list("claims/")) == []
+    assert not swarm.claimed(batch)
+
+
+def test_settle_after_a_break_removes_its_break_marker(swarm: Swarm, clock: FakeClock) -> None:
+    key = publish_batch(swarm, [1, 2])
+    batch = Swarm.address_of(key)
+    assert batch is not None
+    assert swarm.claim(batch, "peer-dead") is not None
+    clock.now += LEASE + 1
+    claim = swarm.claim(batch, "peer-b")
+    assert claim is not None and claim.attempt == 2 and list(swarm.store.list("breaks/"))
+    swarm.settle(claim, [(address(1), 1, None), (address(2), 4, None)])
+    assert swarm.lookup(address(1)) == 1 and swarm.lookup(address(2)) == 4
+    assert list(swarm.store.list("breaks/")) == []
+    assert list(swarm.store.list("claims/")) == []
+    assert swarm.store.read(key) is None
+
+
+def test_a_batch_whose_peers_keep_dying_fails_each_unfinished_member(
+        swarm: Swarm, clock: FakeClock) -> None:
+    key = publish_batch(swarm, [1, 2, 3])
+    batch = Swarm.address_of(key)
+    assert batch is not None
+    swarm.results.publish(address(1), 1)  # one member finished, as a call of its own
+    attempts = []
+    for i in range(3):
+        claim = swarm.claim(batch, f"peer-{i}")
+        assert claim is not None
+        attempts.append(claim.attempt)
+        clock.now += LEASE + 1
+    assert attempts == [1, 2, 3]
+    assert swarm.claim(batch, "peer-last") is None
+    for number in (2, 3):
+        failure = swarm.failure(address(number))
+        assert failure is not None and failure.kind == "peers_died" and failure.attempts == 3
+        assert isinstance(failure.to_exception(), PeersDied)
+    assert swarm.failure(address(1)) is None and swarm.lookup(address(1)) == 1
+    assert sorted(swarm.store.list("failures/")) == sorted(failure_key(address(n)) for n in (2, 3))
+    assert swarm.store.read(key) is None  # the request is retired: no retry storm
+    assert list(swarm.store.list("claims/")) == []
+    assert not swarm.claimed(batch)
+
+
+def test_a_batch_given_up_keeps_a_member_failure_already_recorded(
+        swarm: Swarm, clock: FakeClock) -> None:
+    key = publish_batch(swarm, [1, 2])
+    batch = Swarm.address_of(key)
+    assert batch is not None
+    swarm.fail(address(1), None, Failure.raised(Custom("bad 1"), "", "peer-x", 1))
+    for i in range(3):
+        assert swarm.claim(batch, f"peer-{i}") is not None
+        clock.now += LEASE + 1
+    assert swarm.claim(batch, "peer-last") is None
+    failure = swarm.failure(address(2))
+    assert failure is not None and failure.kind == "peers_died"
+    # address(1) was finished (it raised) before the batch was given up: pending_calls skips it.
+    kept = swarm.failure(address(1))
+    assert kept is not None and kept.kind == "raised"
+    assert type(kept.to_exception()) is Custom
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2], ids=["first", "middle", "last"])
+def test_a_batch_with_an_unpicklable_argument_fails_at_prepare_and_writes_nothing(
+        swarm: Swarm, bad: int) -> None:
+    calls = [call(1), call(2), call(3)]
+    calls[bad] = Call(address(9), _square, "square", (), {"x": threading.Lock()})
+    with pytest.raises(UnhashableArgument, match="cannot be sent to the swarm") as raised:
+        swarm.prepare(calls, "submitter")
+    assert isinstance(raised.value, TypeError)
+    assert list(swarm.store.list("")) == []
+    # An unpicklable function, too (a function of its own: its identity is not _square's).
+    lock = Call(CallAddress("e" * 32, hash_value(8).hex()), threading.Lock(), "lock", (1,), {})
+    with pytest.raises(TypeError, match="cannot be sent to the swarm"):
+        swarm.prepare([call(1), lock], "submitter")
+    assert list(swarm.store.list("")) == []
+    # The refused batches left no trace: a good one still publishes its function.
+    publish_batch(swarm, [1, 2])
+    assert list(swarm.store.list("functions/")) == [f"functions/{'f' * 32}"]

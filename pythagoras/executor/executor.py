@@ -116,33 +116,34 @@ class PythagorasExecutor(Executor):
 
     def _submit_calls(self, calls: list[Call], *, retry: bool = False) -> list[Future[Any]]:
         """Futures of the calls: those stored resolve at once, the rest go to the swarm as one
-        request (a batch request if there are several). A stored failure is raised again
-        unless ``retry``."""
+        request (a batch request if there are several; equal calls are sent once). A stored
+        failure is raised again unless ``retry``."""
         swarm = self._peer.swarm
         futures: list[Future[Any]] = [Future() for _ in calls]
-        pending: list[int] = []
+        pending: dict[CallAddress, Call] = {}
+        waiting: list[tuple[CallAddress, Future[Any]]] = []
         try:
-            for i, call in enumerate(calls):
-                if self._cache and not call.unique:
+            for call, future in zip(calls, futures):
+                if call.address not in pending and self._cache and not call.unique:
                     value = swarm.lookup(call.address)
                     if value is not MISSING:
-                        futures[i].set_result(value)
+                        future.set_result(value)
                         continue
                     failure = swarm.failure(call.address)
                     if failure is not None and not retry:
-                        futures[i].set_exception(failure.to_exception())
+                        future.set_exception(failure.to_exception())
                         continue
                     if failure is not None:
                         swarm.clear_failure(call.address)
-                pending.append(i)
+                pending.setdefault(call.address, call)
+                waiting.append((call.address, future))
             if not pending:
                 return futures
-            prepared = swarm.prepare([calls[i] for i in pending], self._peer.id)
-            waiting = [futures[i] for i in pending]
+            prepared = swarm.prepare(list(pending.values()), self._peer.id)
             with self._lock:
-                self._outstanding.update(waiting)
-            for i in pending:
-                futures[i].add_done_callback(self._settled(calls[i]))
+                self._outstanding.update(future for _, future in waiting)
+            for address, future in waiting:
+                future.add_done_callback(self._settled(pending[address]))
             self._peer.submit(prepared, waiting)
         except OSError as e:
             for future in futures:
@@ -185,23 +186,18 @@ class PythagorasExecutor(Executor):
         submit_chunks(buffersize)
 
         def results() -> Iterator[Any]:
-            try:
-                while futures:
-                    future = futures.popleft()
-                    if buffersize is not None and len(futures) < buffersize * chunksize:
-                        submit_chunks(1)
-                    try:
-                        value = future.result(
-                            None if deadline is None else deadline - time.monotonic())
-                    except BaseException:
-                        future.cancel()  # as concurrent.futures does: the awaited call too
-                        raise
-                    yield value
-            finally:
-                for future in futures:
-                    future.cancel()
+            while futures:
+                future = futures.popleft()
+                if buffersize is not None and len(futures) < buffersize * chunksize:
+                    submit_chunks(1)
+                try:
+                    value = future.result(None if deadline is None else deadline - time.monotonic())
+                except BaseException:
+                    future.cancel()  # as concurrent.futures does: the awaited call too
+                    raise
+                yield value
 
-        return results()
+        return _MapResults(results(), futures)
 
     # -- shutting down ---------------------------------------------------------------------
 
@@ -227,6 +223,32 @@ class PythagorasExecutor(Executor):
             except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
                 pass
         self._peer.close(wait=True)
+
+
+class _MapResults(Iterator[Any]):
+    """The iterator ``map`` returns: when it is closed, dropped, or ends in an error, the calls
+    not yet started are cancelled, even if it was never advanced (a generator's ``finally``
+    would not run then)."""
+
+    def __init__(self, results: Iterator[Any], futures: deque[Future[Any]]) -> None:
+        self._results, self._futures = results, futures
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._results)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        close = getattr(self._results, "close", None)
+        if close is not None:
+            close()
+        while self._futures:
+            self._futures.popleft().cancel()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _chunks(calls: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:

@@ -50,6 +50,14 @@ def refuse(x: int) -> int:
     raise Refused(f"refused {x}")
 
 
+def refuse_if(x: int, refused: bool) -> int:
+    """``x * x``, or ``Refused`` where ``refused``: calls of one function that fail one by one."""
+    execution_log.record(["refuse_if", x])
+    if refused:
+        raise Refused(f"refused {x}")
+    return x * x
+
+
 def held(value: Any, gate: str) -> Any:
     """``value``, once the test has opened ``gate``; ``<gate>.started`` says that it runs."""
     execution_log.record(["held", value])
