@@ -41,7 +41,6 @@ class FolderWatch:
         from watchdog.events import (
             DirCreatedEvent,
             FileCreatedEvent,
-            FileMovedEvent,
             FileSystemEvent,
             FileSystemEventHandler,
         )
@@ -64,8 +63,11 @@ class FolderWatch:
                                 module=r"watchdog\.")
         self._observer: Any = Observer()
         self._observer.daemon = True
-        # Only arrivals matter: without a filter the kernel reports every open, read and close,
-        # about 60 events per call, each handled in Python.
+        # Only new names matter: without a filter the kernel reports every open, read and close,
+        # about 60 events per call, each handled in Python. Records are created under their
+        # names (temp file, then a hard link); renames are left out, since watchdog pairs each
+        # rename's two halves by a linear search, which dominated a busy peer's time. Files
+        # renamed into place by others (sync services) are found by polling.
         # Only the parts a peer waits on: claims, values and temp names elsewhere would each
         # cost the watcher's threads work, and the GIL, for nothing.
         handler = Handler()
@@ -73,7 +75,7 @@ class FolderWatch:
             folder = os.path.join(prefix, part)
             os.makedirs(folder, exist_ok=True)
             self._observer.schedule(handler, folder, recursive=True,
-                                    event_filter=[FileCreatedEvent, FileMovedEvent, DirCreatedEvent])
+                                    event_filter=[FileCreatedEvent, DirCreatedEvent])
         self._observer.start()
 
     def close(self) -> None:

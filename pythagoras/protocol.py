@@ -311,7 +311,10 @@ class Swarm:
             if not self.store.exists(key):
                 self.store.write(key, frame(VALUE, payload))
         key = _keys(prepared.address)[0]
-        self.store.write(key, frame(REQUEST, prepared.request))
+        record = frame(REQUEST, prepared.request)
+        # An equal request may be pending already; one that cannot be read is replaced.
+        if not self.store.create(key, record) and read_record(self.store, key, REQUEST, load=False) is MISSING:
+            self.store.write(key, record)
         return key
 
     @staticmethod
@@ -486,7 +489,9 @@ class Swarm:
         except Exception:  # an exception that cannot be pickled travels as type and message
             failure.exception = None
             data = dump_value(failure)
-        self.store.write(failure_key(address), frame(FAILURE, data))
+        record = frame(FAILURE, data)
+        if not self.store.create(failure_key(address), record):
+            self.store.write(failure_key(address), record)  # a later failure replaces the last
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
         request_key, claim_key = _keys(address)

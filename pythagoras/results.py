@@ -33,5 +33,9 @@ class ResultCache:
         return read_record(self.store, address.result_key, RESULT, load=False) is not MISSING
 
     def publish(self, address: CallAddress, value: Any) -> None:
-        """Store the value of the call, atomically."""
-        self.store.write(address.result_key, frame(RESULT, dump_value(value)))
+        """Store the value of the call, atomically: created where absent (on a local folder, a
+        new name is one notification, where a rename is two that watchers must pair up);
+        an existing record is kept if it is intact, replaced if it is corrupt."""
+        record = frame(RESULT, dump_value(value))
+        if not self.store.create(address.result_key, record) and not self.contains(address):
+            self.store.write(address.result_key, record)
