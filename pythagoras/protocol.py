@@ -411,11 +411,15 @@ class Swarm:
                 died, attempt - 1))
             self.store.delete(claim_key)
             self.store.delete(marker)
+            if stale is not None and stale.broke is not None:
+                self.store.delete(stale.broke)  # the dead breaker's own marker
             return None
         # Replace the stale claim in one atomic write: were it deleted first, another peer could
         # create a fresh claim in the gap and the count of attempts would start again.
         claim = Claim(address, peer, attempt, broke=marker)
         self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
+        if stale is not None and stale.broke is not None:
+            self.store.delete(stale.broke)  # a breaker that died too: its marker is spent
         return claim
 
     def _give_up(self, address: CallAddress, failure: Failure) -> None:

@@ -149,6 +149,20 @@ def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: Fake
     assert isinstance(error, PeersDied) and "died 3 times" in str(error)
     assert swarm.store.read(key) is None  # the request is retired: no retry storm
     assert not swarm.claimed(address(1))
+    assert list(swarm.store.list("breaks/")) == []  # no dead breaker's marker is left behind
+
+
+def test_breaking_a_dead_breakers_claim_removes_its_marker(swarm: Swarm, clock: FakeClock) -> None:
+    submit(swarm, 1)
+    swarm.claim(address(1), "peer-a")
+    clock.now += LEASE + 1
+    assert swarm.claim(address(1), "peer-b") is not None  # b breaks a's lease, then dies too
+    clock.now += LEASE + 1
+    claim = swarm.claim(address(1), "peer-c")
+    assert claim is not None and claim.attempt == 3
+    assert list(swarm.store.list("breaks/")) == [claim.broke]  # only c's own marker
+    swarm.finish(claim, address(1), 1)
+    assert list(swarm.store.list("breaks/")) == []
 
 
 def test_finish_publishes_then_retires_request_and_claim(swarm: Swarm, clock: FakeClock) -> None:
