@@ -148,8 +148,6 @@ class Peer:
                                             daemon=True)
             self._thread.start()
             atexit.register(self.close, wait=False)
-            if isinstance(self.swarm.store, LocalFolderStore):
-                self._watch = watch_folder(self.swarm.store.location, self._on_key)
 
     def serve(self) -> None:
         """Serve until :meth:`close` (the worker command). The peer's record is written before
@@ -169,6 +167,7 @@ class Peer:
     def _loop(self) -> None:
         delay = 0.001  # between full polls: 1 ms after progress, doubling up to poll_cap
         next_poll = 0.0
+        self._start_watch()
         while True:
             with self._cv:
                 if self._closed:
@@ -205,6 +204,19 @@ class Peer:
             with self._cv:
                 if not (self._closed or self._heard or self._news):
                     self._cv.wait(max(0.0, min(next_poll, self._next_beat) - time.monotonic()))
+
+    def _start_watch(self) -> None:
+        """Notifications on a local folder, started here rather than by the caller: starting
+        an observer takes watchdog some milliseconds, which a caller whose calls are all
+        stored should not wait for."""
+        if not isinstance(self.swarm.store, LocalFolderStore):
+            return
+        watch = watch_folder(self.swarm.store.location, self._on_key)
+        with self._cv:
+            if not self._closed:
+                self._watch, watch = watch, None
+        if watch is not None:  # closed meanwhile
+            watch.close()
 
     def _on_key(self, key: str) -> None:
         """A notification: a record appeared (see :mod:`pythagoras.notifications`)."""
@@ -442,8 +454,10 @@ class Peer:
             pool, self._pool = self._pool, None
         for claim in unfinished:
             self.swarm.release(claim)
-        if self._watch is not None:
-            self._watch.close()
+        with self._cv:
+            watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
         if pool is not None:
             pool.shutdown(wait=False, kill_workers=bool(unfinished))
         try:
