@@ -39,3 +39,8 @@ class ResultCache:
         record = frame(RESULT, dump_value(value))
         if not self.store.create(address.result_key, record) and not self.contains(address):
             self.store.write(address.result_key, record)
+
+    def replace(self, address: CallAddress, value: Any) -> None:
+        """Store the value of the call over any record there, atomically: for a record its
+        reader declared expired (joblib's ``cache_validation_callback``) or could not load."""
+        self.store.write(address.result_key, frame(RESULT, dump_value(value)))

@@ -10,9 +10,12 @@ The identity of a Python function combines
 
 or, when the function is given ``version=``, its qualified name and that version only.
 
-Builtins and C functions are identified by module and name, bound methods by their function
-and the instance, ``functools.partial`` by its function and its frozen arguments. Never the
-raw cloudpickle bytes of a function: they differ between processes and paths.
+Functions of installed packages are identified by module and qualified name, except lambdas
+and functions made inside others, which one name cannot tell apart: those add their bytecode,
+defaults and closure. Builtins and C functions are identified by module and name, bound
+methods by their function and the instance, ``functools.partial`` by its function and its
+frozen arguments. Never the raw cloudpickle bytes of a function: they differ between processes
+and paths.
 
 The source-derived part is computed once per function object; the values it reads are hashed
 each time an identity is taken, so editing a constant or a helper in a notebook and calling
@@ -58,12 +61,18 @@ _CALL_WRAPPERS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class _Static:
-    """What is derived once per function object: its normalized code and the globals it reads."""
+    """What is derived once per function object: its normalized code and the globals it reads.
+
+    It is derived again when the object's ``__code__`` is replaced (IPython's autoreload
+    edits functions in place), so that an edited function is never a stale hit.
+    """
 
     code: bytes
     global_names: tuple[str, ...]
     installed: bool
     refusal: str | None = None  # why strict mode refuses the function, if it does
+    derived_from: types.CodeType | None = None
+    local: bool = False  # an installed lambda or nested function: its name is not enough
 
 
 _statics: weakref.WeakKeyDictionary[Callable[..., Any], _Static] = weakref.WeakKeyDictionary()
@@ -145,16 +154,16 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
 
 def _encode_python_function(enc: Encoder, func: types.FunctionType, strict: bool) -> None:
     static = _statics.get(func)
-    if static is None:
+    if static is None or static.derived_from is not func.__code__:
         static = _statics[func] = _derive_static(func)
     if strict and static.refusal is not None:
         raise IdentityError(static.refusal)
-    if static.installed:
+    if static.installed and not static.local:
         enc.token(b"I", static.code)
         return
     if not enc._enter(func):  # a recursive function, or two helpers that call each other
         return
-    enc.token(b"P", static.code)
+    enc.token(b"I" if static.installed else b"P", static.code)
     enc.encode(func.__defaults__)
     enc.encode(func.__kwdefaults__)
     cells = func.__closure__ or ()
@@ -166,7 +175,8 @@ def _encode_python_function(enc: Encoder, func: types.FunctionType, strict: bool
             enc.out += b"E"
         else:
             _encode_read_value(enc, value)
-    _encode_namespace_reads(enc, func.__globals__, static.global_names, set())
+    if not static.installed:  # an installed module's globals are the environment's business
+        _encode_namespace_reads(enc, func.__globals__, static.global_names, set())
     enc._leave(func)
 
 
@@ -204,7 +214,13 @@ def _encode_read_value(enc: Encoder, value: Any) -> None:
 def _derive_static(func: types.FunctionType) -> _Static:
     qualname = _qualname(func)
     if is_installed_module(func.__module__):
-        return _Static(f"{func.__module__}:{qualname}".encode(), (), True)
+        name = f"{func.__module__}:{qualname}".encode()
+        if "<locals>" not in qualname and func.__name__ != "<lambda>":
+            return _Static(name, (), True, derived_from=func.__code__)
+        # A lambda, or a function made by another: one name for many functions (every lambda of
+        # a module, a closure per call of its maker), told apart by code, defaults and closure.
+        return _Static(name + b"\x00" + _code_digest(func.__code__), (), True, derived_from=func.__code__,
+                       local=True)
     code = None if func.__name__ == "<lambda>" else source_digest(func)
     refusal = None
     if code is None:
@@ -214,7 +230,8 @@ def _derive_static(func: types.FunctionType) -> _Static:
             + "; define it with def in a file, a notebook cell or a module"
         )
         code = b"bytecode:" + _code_digest(func.__code__)
-    return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False, refusal)
+    return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False, refusal,
+                   func.__code__)
 
 
 def source_digest(func: Callable[..., Any]) -> bytes | None:

@@ -48,7 +48,7 @@ def is_debris(name: str) -> bool:
 
 
 class Store(ABC):
-    """A location's bytes: read, atomic write, create-if-absent, delete, list, age.
+    """A location's bytes: read, atomic write, create-if-absent, delete, list, age (and size).
 
     Implementations keep each method to one or a few native operations; anything that can be
     built from these primitives is built once, here.
@@ -92,6 +92,15 @@ class Store(ABC):
     def exists(self, key: str) -> bool:
         """True if ``key`` holds bytes."""
         return self.age(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """How many bytes ``key`` holds, or None if it holds none.
+
+        Derived here by reading them; a store that can tell without reading (a file's stat,
+        an object's metadata) overrides it. Used to weigh a cache, never on a hit's path.
+        """
+        data = self.read(key)
+        return None if data is None else len(data)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"

@@ -52,3 +52,7 @@ class MemoryStore(Store):
     def age(self, key: str) -> float | None:
         entry = self._blobs.get(check_key(key))
         return None if entry is None else max(0.0, self._clock() - entry[1])
+
+    def size(self, key: str) -> int | None:
+        entry = self._blobs.get(check_key(key))
+        return None if entry is None else len(entry[0])

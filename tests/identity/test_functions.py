@@ -373,6 +373,28 @@ def test_a_global_function_is_identified_by_content_not_by_object(load_module: L
     assert ident(m) == before
 
 
+def _plus_one(x: int) -> int:
+    return x + 1
+
+
+def _times_two(x: int) -> int:
+    return x * 2
+
+
+def test_a_function_whose_code_is_replaced_is_another_function() -> None:
+    # IPython's autoreload edits a function in place: the object stays, its __code__ is replaced.
+    def edited(x: int) -> int:
+        return x
+
+    before = function_identity(edited)
+    edited.__code__ = _plus_one.__code__
+    plus_one = function_identity(edited)
+    edited.__code__ = _times_two.__code__
+    assert len({before, plus_one, function_identity(edited)}) == 3
+    edited.__code__ = _plus_one.__code__
+    assert function_identity(edited) == plus_one
+
+
 # -- installed modules and builtins ------------------------------------------------------------
 
 
@@ -389,6 +411,34 @@ def test_an_installed_module_function_is_identified_by_its_name() -> None:
     renamed = types.FunctionType(json.dumps.__code__, json.__dict__, "loads")
     renamed.__qualname__ = "loads"
     assert function_identity(renamed) == function_identity(json.loads)
+
+
+def _as_installed(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The same function made in an installed module's namespace (json's)."""
+    made = types.FunctionType(func.__code__, json.__dict__, func.__name__, func.__defaults__, func.__closure__)
+    made.__qualname__ = func.__qualname__
+    assert made.__module__ == "json"
+    return made
+
+
+def test_installed_lambdas_and_nested_functions_are_told_apart() -> None:
+    # Every lambda of a module has one qualified name, and so has every closure its maker
+    # returns: for an installed module the name alone would make them one function.
+    one, two = _as_installed(lambda x: x + 1), _as_installed(lambda x: x + 2)
+    assert one.__qualname__ == two.__qualname__
+    assert function_identity(one, strict=False) != function_identity(two, strict=False)
+
+    def scaled_by(k: int, offset: int = 0) -> Callable[[int], int]:
+        def scaled(x: int, y: int = offset) -> int:
+            return x * k + y
+
+        return scaled
+
+    three, four = _as_installed(scaled_by(3)), _as_installed(scaled_by(4))
+    assert three.__qualname__ == four.__qualname__
+    assert function_identity(three) != function_identity(four)
+    assert function_identity(three) != function_identity(_as_installed(scaled_by(3, offset=1)))
+    assert function_identity(three) == function_identity(_as_installed(scaled_by(3)))
 
 
 def test_an_installed_module_function_ignores_its_module_state(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,6 +38,7 @@ KEY_METHODS: dict[str, Callable[[Store, str], object]] = {
     "delete": lambda s, k: s.delete(k),
     "age": lambda s, k: s.age(k),
     "exists": lambda s, k: s.exists(k),
+    "size": lambda s, k: s.size(k),
 }
 
 
@@ -326,6 +327,19 @@ class StoreContract:
         assert store.exists("k/below") is False
         store.delete("k")
         assert store.exists("k") is False
+
+    def test_size(self, store: Store) -> None:
+        assert store.size("k") is None
+        store.write("k", b"")
+        assert store.size("k") == 0  # an empty value is still a value
+        store.write("k", ONE_MIB)
+        assert store.size("k") == len(ONE_MIB)
+        assert store.create("c", b"abc") is True
+        assert store.size("c") == 3
+        store.write("a/b", b"v")
+        assert store.size("a") is None  # only a prefix of another key
+        store.delete("k")
+        assert store.size("k") is None
 
     # -- invalid keys ------------------------------------------------------------------------
 
