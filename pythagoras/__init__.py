@@ -16,6 +16,7 @@ from .executor import PythagorasExecutor
 from .joblib_backend import register as _register_joblib_backend
 from .hookspecs import hookimpl
 from .location import default_location
+from .memory import Memory
 from .plugins import open_store
 from .pure_function import PureFunction, kw_args
 
@@ -26,6 +27,7 @@ _register_joblib_backend()
 __all__ = [
     "CorruptRecord",
     "IdentityError",
+    "Memory",
     "PureFunction",
     "PythagorasExecutor",
     "PurityError",
