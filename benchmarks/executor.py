@@ -168,7 +168,7 @@ class _Loky:
     name = "loky"
 
     def __init__(self) -> None:
-        from loky import get_reusable_executor  # type: ignore[import-untyped]
+        from joblib.externals.loky import get_reusable_executor  # type: ignore[import-untyped]
 
         self.ex = get_reusable_executor(max_workers=WORKERS)
 

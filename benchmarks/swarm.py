@@ -298,7 +298,7 @@ def _parallel_run(root: Path, name: str, *, peers: int, calls: int, seconds: flo
 
 def _loky_run(root: Path, *, workers: int, calls: int, seconds: float) -> dict[str, Any]:
     """loky's own map over the same sleeping calls, its workers warmed first."""
-    import loky  # type: ignore[import-untyped]
+    from joblib.externals import loky  # type: ignore[import-untyped]
 
     log = root / "loky-executions.log"
     previous = os.environ.get(LOG_VARIABLE)

@@ -16,11 +16,15 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
-import loky  # type: ignore[import-untyped]
+# joblib's own copy of loky, not the loky package: with two copies in one process, a pool that a
+# task starts through joblib inside a worker is unknown to the other copy's exit hook, and the
+# worker's exit waits for that pool's idle processes (5 minutes). Both also claim the
+# multiprocessing context name "loky".
+from joblib.externals import loky  # type: ignore[import-untyped]
 
 from .identity.address import CallAddress
 from .protocol import Call, Claim, Failure, PreparedRequest, Swarm, is_batch, new_peer_id, run_calls
@@ -64,6 +68,7 @@ class Peer:
         self._rotation = 0
         self._watch: FolderWatch | None = None
         self._pool: Any = None
+        self._exit_hooked = False
         self._thread: threading.Thread | None = None
         self._closed = False
         self._next_beat = 0.0
@@ -147,7 +152,11 @@ class Peer:
             self._thread = threading.Thread(target=self._loop, name=f"pythagoras-peer-{self.id}",
                                             daemon=True)
             self._thread.start()
-            atexit.register(self.close, wait=False)
+            atexit.register(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        """The interpreter is exiting: release running calls and shut the pool down."""
+        self.close(wait=False)
 
     def serve(self) -> None:
         """Serve until :meth:`close` (the worker command). The peer's record is written before
@@ -384,6 +393,9 @@ class Peer:
             pool = self._pool
         started = time.monotonic()
         future = pool.submit(run_calls, [(call.func, call.args, call.kwargs) for call in calls])
+        if not self._exit_hooked:  # after loky's hook, which its first pool's submit registers
+            self._exit_hooked = True
+            _before_loky_exits(self._close_at_exit)
         future.add_done_callback(lambda f: self._finished(f, claim, calls, started))
         return True
 
@@ -398,6 +410,8 @@ class Peer:
                 self._busy.difference_update(call.address for call in calls)
             if broken is not None:
                 broken.shutdown(wait=False, kill_workers=True)
+            if self._closed:  # this peer's own shutdown stopped it; its claim is released
+                return
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
                             crash, claim.attempt)
@@ -466,3 +480,18 @@ class Peer:
             pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+
+def _before_loky_exits(callback: Callable[[], None]) -> None:
+    """Run ``callback`` as the interpreter exits, before loky's exit hook joins its pools'
+    threads (such hooks run last-registered first, and before ``atexit``'s), so that the peer's
+    idle workers are already stopped rather than waited for; ``atexit`` where the hook is
+    missing."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(callback)
+            return
+    except RuntimeError:  # the interpreter is already shutting down
+        return
+    atexit.register(callback)

@@ -71,8 +71,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                  storage_options: Mapping[str, object] | None = None,
                  secret: str | bytes | None = None, nesting_level: int | None = None,
                  inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:
-        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads,
-                         **backend_kwargs)
+        # joblib < 1.5 passes extra keywords on to object.__init__ and keeps none of them.
+        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads)
+        self.backend_kwargs = dict(backend_kwargs)
         if secret is not None:
             raise NotImplementedError("signed swarms (secret=) are not available yet; leave it None")
         self.location = location

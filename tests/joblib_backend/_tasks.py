@@ -39,3 +39,10 @@ class Boom(ValueError):
 
 def explode(x: int) -> int:
     raise Boom(f"boom {x}")
+
+
+def nested_loky(n: int) -> list[int]:
+    """A task that starts a joblib loky pool of its own inside a swarm worker."""
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=2, backend="loky")(delayed(square)(i) for i in range(n))
