@@ -99,7 +99,8 @@ class Peer:
         request, which any peer, this one included, picks up.
         """
         with self._cv:
-            free = not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
+            free = (not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
+                    and not any(call.address in self._busy for call in prepared.calls))
         claim = self.swarm.claim(prepared.address, self.id) if free else None
         if claim is not None:
             for address, future in futures:
@@ -165,6 +166,7 @@ class Peer:
             self.serve_always = True
         self.swarm.announce(self.id, self._announcement())
         with self._cv:
+            self._next_beat = time.monotonic() + self.lease_timeout / 3  # just announced
             self._start()
             self._cv.notify_all()
 
@@ -341,10 +343,9 @@ class Peer:
             if address is None:
                 continue
             with self._cv:
-                if address in self._running:
-                    continue
-            if not is_batch(address) and (self.swarm.store.exists(address.result_key)
-                                          or self.swarm.failure(address)):
+                if address in self._running or address in self._busy:
+                    continue  # running here already, as a request of its own or in a batch
+            if not is_batch(address) and self.swarm.finished(address):
                 self.swarm.store.delete(key)  # done already: retire the request
                 continue
             claim = self.swarm.claim(address, self.id)
@@ -388,29 +389,52 @@ class Peer:
                             waiting.set_running_or_notify_cancel()
                         except RuntimeError:  # cancelled and notified meanwhile
                             pass
-            if self._pool is None:
-                self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
-            pool = self._pool
         started = time.monotonic()
-        future = pool.submit(run_calls, [(call.func, call.args, call.kwargs) for call in calls])
+        work = [(call.func, call.args, call.kwargs) for call in calls]
+        for _ in range(2):  # a pool another call's crash just shut down: once more, on a new one
+            with self._cv:
+                if self._pool is None:
+                    self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
+                pool = self._pool
+            try:
+                future = pool.submit(run_calls, work)
+                break
+            except RuntimeError:  # loky's ShutdownExecutorError and BrokenProcessPool
+                with self._cv:
+                    if self._pool is pool:
+                        self._pool = None
+        else:
+            with self._cv:
+                self._running.pop(claim.address, None)
+                self._busy.difference_update(call.address for call in calls)
+            self.swarm.release(claim)
+            return False
         if not self._exit_hooked:  # after loky's hook, which its first pool's submit registers
             self._exit_hooked = True
             _before_loky_exits(self._close_at_exit)
-        future.add_done_callback(lambda f: self._finished(f, claim, calls, started))
+        future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
         return True
 
-    def _finished(self, done: Future[Any], claim: Claim, calls: list[Call], started: float) -> None:
+    def _finished(self, done: Future[Any], claim: Claim, calls: list[Call], started: float,
+                  pool: Any) -> None:
         name = calls[0].name if len(calls) == 1 else f"a batch of {len(calls)} calls"
         try:
             outcomes = done.result()
         except Exception as crash:  # the worker process died: a crash, the OOM killer
             with self._cv:
-                broken, self._pool = self._pool, None  # a crash breaks the pool: start a fresh one
                 self._running.pop(claim.address, None)
                 self._busy.difference_update(call.address for call in calls)
+                # loky fails every pending future of a broken pool, one callback at a time:
+                # only the first replaces the pool, the others must not shut down its successor.
+                broken = pool if self._pool is pool else None
+                if broken is not None:
+                    self._pool = None
             if broken is not None:
                 broken.shutdown(wait=False, kill_workers=True)
             if self._closed:  # this peer's own shutdown stopped it; its claim is released
+                return
+            if len(calls) > 1:
+                self._split(claim, calls, crash)
                 return
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
@@ -446,6 +470,19 @@ class Peer:
             else:
                 self._resolve(address, error=failed.to_exception())
 
+    def _split(self, claim: Claim, calls: list[Call], crash: BaseException) -> None:
+        """A worker died running a batch: send its calls again one request each, so that the
+        attempts count against the call that kills its worker, not against its neighbours."""
+        log.warning("pythagoras: a worker died running a batch of %d calls (%s); running them "
+                    "one by one", len(calls), crash)
+        keys = [self.swarm.publish(self.swarm.prepare([call], self.id)) for call in calls]
+        with self._leases:
+            self.swarm.settle(claim, ())  # retire the batch request and its claim
+        with self._cv:
+            self._own.extend(keys)
+            self._news = True
+            self._cv.notify_all()
+
     # -- shutting down ---------------------------------------------------------------------
 
     def close(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -466,8 +503,9 @@ class Peer:
         with self._cv:
             unfinished = list(self._running.values())
             pool, self._pool = self._pool, None
-        for claim in unfinished:
-            self.swarm.release(claim)
+        with self._leases:  # a heartbeat under way must not write a released claim back
+            for claim in unfinished:
+                self.swarm.release(claim)
         with self._cv:
             watch, self._watch = self._watch, None
         if watch is not None:

@@ -8,9 +8,9 @@
                                                      <--create C------- claim()
                             claims/<fid>.<args>      <--write C-------- renew(), every lease/3
                                                                           | run on the local pool
-    lookup()  <--read R---- results/<fid>/<aa>/<args> <--write R------- finish()
-    failure() <--read E---- failures/<fid>/<aa>/<args><--write E------- fail()
-                                                     <--delete Q, C---- finish() / fail()
+    lookup()  <--read R---- results/<fid>/<aa>/<args> <--create R------ settle()
+    failure() <--read E---- failures/<fid>/<aa>/<args><--create E------ settle()
+                                                     <--delete Q, C---- settle()
 
     A batch request (a chunk of executor.map, a joblib batch) carries several calls under one
     key, one claim and one lease; each of its calls is still published under its own address.
@@ -343,8 +343,7 @@ class Swarm:
         functions loaded (LookupError if one has not arrived in the store)."""
         pending = []
         for member in request.calls():
-            if request.members and (self.store.exists(member.address.result_key)
-                                    or self.store.exists(failure_key(member.address))):
+            if request.members and self.finished(member.address):
                 continue  # run already, by this batch's last holder or as a call of its own
             func = self.load_function(member.address.function)
             pending.append(Call(member.address, func, member.name, member.args, member.kwargs))
@@ -429,8 +428,7 @@ class Swarm:
             return
         request: Request | None = self._read(_keys(address)[0], REQUEST)
         for member in request.members if request is not None else ():
-            if not (self.store.exists(member.address.result_key)
-                    or self.store.exists(failure_key(member.address))):
+            if not self.finished(member.address):
                 self._write_failure(member.address, failure)
         self._retire(address, None)
 
@@ -504,6 +502,10 @@ class Swarm:
             self.release(claim)
             if claim.broke is not None:
                 self.store.delete(claim.broke)
+
+    def finished(self, address: CallAddress) -> bool:
+        """True if the call has a result or a failure record (checked, not read)."""
+        return self.store.exists(address.result_key) or self.store.exists(failure_key(address))
 
     def lookup(self, address: CallAddress) -> Any:
         return self.results.lookup(address)

@@ -1,8 +1,8 @@
 """Memoized results on a store: look one up by its call address, or publish one.
 
 A result record is a frame of kind ``R`` whose payload is the cloudpickled value. It is
-written once, atomically, under the call's address; two peers that compute the same call
-write records that mean the same, so the last rename winning is harmless.
+created once, atomically, under the call's address; two peers that compute the same call
+write records that mean the same, so the first intact record is kept and the other dropped.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Future
 from contextlib import contextmanager
@@ -184,7 +185,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             call = executor._call(func, args, kwargs)
         except IdentityError as e:
             _warn_once(func, e)
-            call = Call(CallAddress(unique_hex(), unique_hex()), func,
+            call = Call(CallAddress(_unidentified_id(func), unique_hex()), func,
                         str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
                         unique=True)
         call.func = run
@@ -310,6 +311,18 @@ def _run_completions() -> None:
             callback(future)
         except Exception:  # joblib's own callback failed: report it, keep serving the others
             log.exception("pythagoras: a joblib completion callback raised")
+
+
+_unidentified: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _unidentified_id(func: Any) -> str:
+    """A random id for a function whose identity cannot be taken, the same for every call of
+    this function object, so that it is stored once, not once per call."""
+    try:
+        return _unidentified.setdefault(func, unique_hex())
+    except TypeError:  # not weakly referenceable: an id per call
+        return unique_hex()
 
 
 def _warn_once(func: Any, error: Exception) -> None:

@@ -126,3 +126,31 @@ class Multiplier:
         execution_log.record(["times", self.factor, x])
         return self.factor * x
 
+
+
+def crash_once(x: int, marker: str) -> int:
+    """Kill its worker process the first time (creating ``marker``), return ``x`` after."""
+    execution_log.record(["crash_once", x])
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return x
+
+
+def after_crash(x: int, marker: str, seconds: float) -> int:
+    """Run beside a crash: wait (bounded) for ``marker``, then work ``seconds`` longer, so the
+    crash is seen by the pool while this call is still running."""
+    execution_log.record(["after_crash", x])
+    deadline = time.monotonic() + GATE_DEADLINE
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(seconds)
+    return x
+
+
+def crash_on(x: int, bad: int) -> int:
+    """Kill its worker process whenever ``x == bad``; else ``x * x``."""
+    execution_log.record(["crash_on", x])
+    if x == bad:
+        os._exit(1)
+    return x * x
