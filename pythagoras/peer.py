@@ -372,7 +372,13 @@ class Peer:
             if not calls:  # a batch whose calls all ran already
                 self.swarm.settle(claim, ())
                 continue
-            return self._run(claim, calls)
+            with self._cv:  # calls running here in another request: not twice on one peer
+                ready = [call for call in calls if call.address not in self._busy]
+            if not ready:
+                self.swarm.release(claim)
+                self._skip[key] = time.monotonic() + min(1.0, self.lease_timeout / 3)
+                continue
+            return self._run(claim, ready)
         return False
 
     def _run(self, claim: Claim, calls: list[Call]) -> bool:
