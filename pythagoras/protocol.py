@@ -76,9 +76,30 @@ LARGE_ARGUMENT: Final = 64 * 1024  # pickled bytes above which an argument is st
 BATCH_FUNCTION: Final = "0" * 32  # the function part of a batch request's address
 
 
+_HOST: Final = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
 def new_peer_id() -> str:
-    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+    return f"{_HOST}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def holder_is_gone(peer: str) -> bool:
+    """True if ``peer`` names a process of this machine that no longer exists (POSIX only;
+    elsewhere, and for other machines, a lease lapses by its age alone)."""
+    parts = peer.rsplit("-", 2)  # host-pid-hex, as new_peer_id makes them
+    if os.name != "posix" or len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+        return False
+    pid_text = parts[1]
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, owned by someone else
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -390,9 +411,17 @@ class Swarm:
         if self.store.create(claim_key, frame(CLAIM, dump_value(claim))):
             return claim
         age = self.store.age(claim_key)
-        if age is None or age - self.skew <= self.lease_timeout:
+        if age is None:
             return None
-        stale: Claim | None = self._read(claim_key, CLAIM)
+        stale: Claim | None = None
+        if age - self.skew <= self.lease_timeout:
+            # A fresh lease is held, unless its holder is a process of this machine that is
+            # gone: a run killed and started again need not wait out its own old leases.
+            stale = self._read(claim_key, CLAIM)
+            if stale is None or not holder_is_gone(stale.peer):
+                return None
+        else:
+            stale = self._read(claim_key, CLAIM)
         nonce = stale.nonce if stale is not None else "unreadable"
         marker = f"breaks/{claim_key.partition('/')[2]}.{nonce}"
         if not self.store.create(marker, b""):

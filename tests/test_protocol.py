@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -483,3 +486,24 @@ def test_a_batch_with_an_unpicklable_argument_fails_at_prepare_and_writes_nothin
     # The refused batches left no trace: a good one still publishes its function.
     publish_batch(swarm, [1, 2])
     assert list(swarm.store.list("functions/")) == [f"functions/{'f' * 32}"]
+
+
+def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_once(
+        swarm: Swarm, clock: FakeClock) -> None:
+    from pythagoras.protocol import _HOST, holder_is_gone
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    gone = f"{_HOST}-{int(ended.stdout)}-abcdef"  # a process of this machine, exited
+    alive = f"{_HOST}-{os.getppid()}-abcdef"
+    assert holder_is_gone(gone)
+    assert not holder_is_gone(alive)
+    assert not holder_is_gone(f"{_HOST}-{os.getpid()}-abcdef")  # this process itself
+    assert not holder_is_gone(f"elsewhere-{int(ended.stdout)}-abcdef")  # another machine's
+    submit(swarm, 1)
+    submit(swarm, 2)
+    assert swarm.claim(address(1), alive) is not None
+    assert swarm.claim(address(1), "peer-b") is None  # a live holder keeps its lease
+    assert swarm.claim(address(2), gone) is not None
+    taken = swarm.claim(address(2), "peer-b")  # no time has passed: the holder is gone
+    assert taken is not None and taken.attempt == 2
