@@ -1,14 +1,17 @@
-"""What every benchmark reports beside its figures: versions, load, and the JSON file."""
+"""What every benchmark reports beside its figures: versions, load, the JSON file, and the child
+processes it left behind (killed)."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
 import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["loadavg", "version", "write_json"]
+__all__ = ["descendants", "loadavg", "reap_leftovers", "version", "write_json"]
 
 
 def version(dist: str) -> str | None:
@@ -31,3 +34,51 @@ def write_json(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Live descendants of ``pid`` (Linux /proc), by pid, with their command lines."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: dict[int, str] = {}
+    stack = list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                found[child] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:160]
+        except OSError:
+            continue
+        stack += children.get(child, [])
+    return found
+
+
+def reap_leftovers(grace: float = 5.0) -> dict[str, Any]:
+    """Wait for this process's children to exit; kill (by pid) any that outlive ``grace``.
+
+    loky's resource trackers are excepted: each exits when this process does (its pipe closes).
+    """
+    def leftovers() -> dict[int, str]:
+        return {pid: cmd for pid, cmd in descendants(os.getpid()).items() if "resource_tracker" not in cmd}
+
+    deadline = time.monotonic() + grace
+    alive = leftovers()
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = leftovers()
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return {"killed_after_grace": {str(p): c for p, c in alive.items()}}

@@ -53,7 +53,6 @@ import os
 import platform
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -64,9 +63,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, version, write_json
+    from ._report import loadavg, reap_leftovers, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the function --------------------------------------------------------------------------------
 # A plain def in this file (which runs as __main__): pythagoras identifies it by its source and
@@ -401,57 +400,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
               f"{_fmt(r['peer_value'], r['unit']):>11}  {r['ratio']:>6.3f}x  {r['goal'] or '-':>9}  {met}")
 
 
-# -- processes ------------------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """Live descendants of ``pid`` (Linux /proc), by pid, with their command lines."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 1 and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found: dict[int, str] = {}
-    stack = list(children.get(pid, []))
-    while stack:
-        child = stack.pop()
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                found[child] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:160]
-        except OSError:
-            continue
-        stack += children.get(child, [])
-    return found
-
-
-def _reap_leftovers(grace: float = 5.0) -> dict[str, Any]:
-    """Wait for this process's children to exit; kill (by pid) any that outlive ``grace``.
-
-    loky's resource trackers are excepted: each exits when this process does (its pipe closes).
-    """
-    def leftovers() -> dict[int, str]:
-        return {pid: cmd for pid, cmd in _descendants(os.getpid()).items() if "resource_tracker" not in cmd}
-
-    deadline = time.monotonic() + grace
-    alive = leftovers()
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = leftovers()
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return {"killed_after_grace": {str(p): c for p, c in alive.items()}}
-
-
 # -- profiling -----------------------------------------------------------------------------------
 
 
@@ -584,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 others[name]["seconds_with_startup"] = round(time.perf_counter() - started, 2)
     finally:
-        processes = _reap_leftovers()
+        processes = reap_leftovers()
         if opts.keep:
             print(f"kept {root}", file=sys.stderr)
         else:

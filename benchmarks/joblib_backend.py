@@ -69,9 +69,9 @@ from types import ModuleType
 from typing import Any
 
 try:
-    from ._report import loadavg, version, write_json
+    from ._report import loadavg, reap_leftovers, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the tasks -----------------------------------------------------------------------------------
 # Plain defs in this file. The main process takes them from the module ``benchmarks.joblib_backend``
@@ -431,57 +431,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
               f"{_fmt(r['peer_value'], r['unit']):>11}  {r['ratio']:>7.3f}x  {r['goal'] or '-':>8}  {met}")
 
 
-# -- processes -------------------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """Live descendants of ``pid`` (Linux /proc), by pid, with their command lines."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 1 and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found: dict[int, str] = {}
-    stack = list(children.get(pid, []))
-    while stack:
-        child = stack.pop()
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                found[child] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:160]
-        except OSError:
-            continue
-        stack += children.get(child, [])
-    return found
-
-
-def _reap_leftovers(grace: float = 5.0) -> dict[str, Any]:
-    """Wait for this process's children to exit; kill (by pid) any that outlive ``grace``.
-
-    loky's resource trackers are excepted: each exits when this process does (its pipe closes).
-    """
-    def leftovers() -> dict[int, str]:
-        return {pid: cmd for pid, cmd in _descendants(os.getpid()).items() if "resource_tracker" not in cmd}
-
-    deadline = time.monotonic() + grace
-    alive = leftovers()
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = leftovers()
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return {"killed_after_grace": {str(p): c for p, c in alive.items()}}
-
-
 def _git_state() -> dict[str, Any]:
     """The commit measured, and whether pythagoras/ had uncommitted changes (it changes often)."""
     repo = Path(__file__).resolve().parent.parent
@@ -539,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _close_pythagoras()
         _close_loky()
-        processes = _reap_leftovers()
+        processes = reap_leftovers()
         if opts.keep:
             print(f"kept {root}", file=sys.stderr)
         else:
