@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import platform
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["descendants", "loadavg", "reap_leftovers", "version", "write_json"]
+__all__ = ["descendants", "loadavg", "machine", "print_load", "reap_leftovers", "version", "write_json"]
 
 
 def version(dist: str) -> str | None:
@@ -28,6 +29,26 @@ def loadavg() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
+
+
+def machine(load_before: float | None, load_after: float | None) -> dict[str, Any]:
+    """The machine a run measured, for its JSON: Python, platform, CPUs, load around the run."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1min_before": load_before,
+        "loadavg_1min_after": load_after,
+    }
+
+
+def print_load(wall: float, load_before: float | None, load_after: float | None, suffers: str) -> None:
+    """The run's last lines: its length and the load around it, and a note if others were busy."""
+    print(f"total {wall:.1f} s; 1-min load average {load_before} before, {load_after} after "
+          f"on {os.cpu_count()} CPUs")
+    if load_before is not None and load_before > 0.5:
+        print(f"note: other work was running; {suffers}")
 
 
 def write_json(path: Path, result: dict[str, Any]) -> None:

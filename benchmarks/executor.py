@@ -50,7 +50,6 @@ import gc
 import itertools
 import logging
 import os
-import platform
 import secrets
 import shutil
 import statistics
@@ -63,9 +62,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, reap_leftovers, version, write_json
+    from ._report import loadavg, machine, print_load, reap_leftovers, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the function --------------------------------------------------------------------------------
 # A plain def in this file (which runs as __main__): pythagoras identifies it by its source and
@@ -556,21 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     if processes["killed_after_grace"]:
         print(f"  WARNING: child processes outlived their shutdown and were killed: "
               f"{processes['killed_after_grace']}")
-    print(f"total {wall:.1f} s; 1-min load average {load_before} before, {load_after} after "
-          f"on {os.cpu_count()} CPUs")
-    if load_before is not None and load_before > 0.5:
-        print("note: other work was running; every figure here is CPU-bound and suffers from it")
+    print_load(wall, load_before, load_after, "every figure here is CPU-bound and suffers from it")
 
     result = {
         "benchmark": "executor",
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "loadavg_1min_before": load_before,
-            "loadavg_1min_after": load_after,
-        },
+        "machine": machine(load_before, load_after),
         "versions": {d: version(d) for d in ("pythagoras", "loky", "cloudpickle", "watchdog",
                                                "dask", "distributed", "ray")},
         "git": _git_state(),

@@ -55,7 +55,6 @@ import importlib
 import itertools
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -69,9 +68,9 @@ from types import ModuleType
 from typing import Any
 
 try:
-    from ._report import loadavg, reap_leftovers, version, write_json
+    from ._report import loadavg, machine, print_load, reap_leftovers, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the tasks -----------------------------------------------------------------------------------
 # Plain defs in this file. The main process takes them from the module ``benchmarks.joblib_backend``
@@ -524,21 +523,12 @@ def main(argv: list[str] | None = None) -> int:
     if processes["killed_after_grace"]:
         print(f"  WARNING: child processes outlived their shutdown and were killed: "
               f"{processes['killed_after_grace']}")
-    print(f"total {wall:.1f} s; 1-min load average {load_before} before, {load_after} after "
-          f"on {os.cpu_count()} CPUs")
-    if load_before is not None and load_before > 0.5:
-        print("note: other work was running; every figure here is CPU-bound and suffers from it")
+    print_load(wall, load_before, load_after, "every figure here is CPU-bound and suffers from it")
 
     result = {
         "benchmark": "joblib_backend",
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "loadavg_1min_before": load_before,
-            "loadavg_1min_after": load_after,
-        },
+        "machine": machine(load_before, load_after),
         "versions": {d: version(d) for d in ("pythagoras", "joblib", "loky", "scikit-learn", "numpy",
                                                "cloudpickle")},
         "git": _git_state(),

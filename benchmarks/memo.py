@@ -31,8 +31,6 @@ import argparse
 import datetime
 import gc
 import itertools
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -44,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, version, write_json
+    from ._report import loadavg, machine, print_load, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, version, write_json  # type: ignore[import-not-found,no-redef]
 
 import numpy as np
 
@@ -345,23 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     print("hashing the 1 MiB argument: " + ", ".join(f"{k} {v:.0f} µs" for k, v in hashes.items()))
     if not any(r["peer"].startswith("diskcache") for r in rows):
         print("diskcache is not installed: its row is skipped (pip install diskcache to add it)")
-    print(f"total {wall:.1f} s; {args.repeat} interleaved batches of ~{args.batch_seconds} s per side, medians; "
-          f"1-min load average {load_before} before, {load_after} after on {os.cpu_count()} CPUs")
-    if load_before is not None and load_before > 0.5:
-        print("note: other work was running; the disk-bound miss figures are the first to suffer")
+    print(f"{args.repeat} interleaved batches of ~{args.batch_seconds} s per side, medians")
+    print_load(wall, load_before, load_after, "the disk-bound miss figures are the first to suffer")
 
     result = {
         "benchmark": "memo",
         "unit": "microseconds per call (median over batches)",
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "loadavg_1min_before": load_before,
-            "loadavg_1min_after": load_after,
-        },
+        "machine": machine(load_before, load_after),
         "versions": {d: version(d) for d in ("pythagoras", "joblib", "numpy", "cloudpickle", "xxhash", "diskcache")},
         "settings": {"folder": str(root), "array_bytes": ARRAY_BYTES, "wall_seconds": round(wall, 2), **timing},
         "goals": GOALS,

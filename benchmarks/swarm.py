@@ -17,8 +17,9 @@ Figures (the machine may have only 2 cores, so peers run *sleeping* calls: many 
 - ``recovery_after_sigkill`` -- three peers (``lease_timeout=--lease-timeout``) run ``--kill-calls``
   calls; one peer's process group (the peer and its worker) is SIGKILLed while it runs a call. The
   figure is the time from the kill until the killed call's result exists (its file's mtime).
-  Expected: the lease expires ``lease_timeout`` after the victim's last renewal (every
-  lease_timeout/3), then a survivor breaks it and reruns the call.
+  The peers share this machine, so a survivor sees that the claim's holder process is gone and
+  breaks the lease at its next look, before it expires (peers on other machines wait for the
+  lease: ``lease_timeout`` after the victim's last renewal, every lease_timeout/3).
 - ``duplicates_*`` -- executions beyond one per call, per 100 calls, counted through a file that
   every execution appends to (named by the environment variable ``PYTHAGORAS_BENCH_EXECUTIONS``:
   a pure function must not read state it mutates, so the count lives outside it). In the kill
@@ -41,7 +42,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -56,9 +56,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, version, write_json
+    from ._report import loadavg, machine, print_load, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the pure function ---------------------------------------------------------------------------
 # A plain def in this file. It reads only the installed modules os and time (identified by name),
@@ -578,19 +578,12 @@ def main(argv: list[str] | None = None) -> int:
         print("  WARNING: the killed call's result existed at the kill; the recovery figure is void")
     if LEFTOVER_GROUPS:
         print(f"  WARNING: process groups still alive after SIGKILL: {LEFTOVER_GROUPS}")
-    print(f"total {wall:.1f} s; 1-min load average {load_before} before, {load_after} after "
-          f"on {os.cpu_count()} CPUs")
+    print_load(wall, load_before, load_after, "the efficiency and recovery figures suffer from it")
 
     result = {
         "benchmark": "swarm",
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "loadavg_1min_before": load_before,
-            "loadavg_1min_after": load_after,
-        },
+        "machine": machine(load_before, load_after),
         "versions": {d: version(d) for d in ("pythagoras", "loky", "cloudpickle")},
         "settings": {"folder": str(root), "calls": args.calls, "seconds": args.seconds,
                      "kill_calls": args.kill_calls, "lease_timeout": args.lease_timeout,
