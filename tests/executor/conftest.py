@@ -22,20 +22,9 @@ if _TESTS not in sys.path:
 # The suites' asserts live outside a test_*.py module; have pytest rewrite them all the same.
 pytest.register_assert_rewrite("_executor_contract")
 
-import execution_log  # noqa: E402
 from _executor_contract import Gates  # noqa: E402
 
 from pythagoras import PythagorasExecutor  # noqa: E402
-
-
-@pytest.fixture
-def executions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[Any]]:
-    """What the functions of ``_functions`` executed, in order: ``[["square", 3], ...]``.
-
-    The variable is set before any executor starts its pool, so its workers inherit it.
-    """
-    monkeypatch.setenv(execution_log.VARIABLE, str(tmp_path / "executions.jsonl"))
-    return execution_log.calls
 
 
 @pytest.fixture

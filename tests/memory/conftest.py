@@ -20,19 +20,8 @@ TESTS = HERE.parent
 if str(TESTS) not in sys.path:
     sys.path.append(str(TESTS))
 
-import execution_log  # noqa: E402
 
 from pythagoras import PythagorasExecutor  # noqa: E402
-
-
-@pytest.fixture
-def executions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[Any]]:
-    """What the functions of ``_memory_functions`` executed, in order: ``[["square", 3], ...]``.
-
-    The variable is set before any process starts, so executors' workers and scripts inherit it.
-    """
-    monkeypatch.setenv(execution_log.VARIABLE, str(tmp_path / "executions.jsonl"))
-    return execution_log.calls
 
 
 @pytest.fixture
