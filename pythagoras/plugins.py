@@ -18,11 +18,12 @@ __all__ = ["open_store", "plugin_manager"]
 @functools.cache
 def plugin_manager() -> pluggy.PluginManager:
     """The process's plugin manager: hook specs, the built-in plugins, then entry points."""
-    from .storage import local
+    from .storage import fsspec_store, local
 
     pm = pluggy.PluginManager("pythagoras")
     pm.add_hookspecs(hookspecs)
     pm.register(local, name="local_folder")
+    pm.register(fsspec_store, name="fsspec")
     pm.load_setuptools_entrypoints("pythagoras")
     return pm
 

@@ -386,8 +386,13 @@ class Swarm:
         """Request keys of one non-empty bucket, shuffled; buckets are tried in random order.
 
         At most 16 listings, each of about 1/16 of the pending requests, so a claim costs O(1)
-        store operations in expectation however many requests are pending.
+        store operations in expectation however many requests are pending. On a remote store,
+        where an empty listing costs a round trip, one listing of every pending request.
         """
+        if self.store.remote:
+            keys = list(self.store.list("requests/"))
+            random.shuffle(keys)
+            return keys
         for bucket in random.sample(BUCKETS, len(BUCKETS)):
             keys = list(self.store.list(f"requests/{bucket}/"))
             if keys:

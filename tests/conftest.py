@@ -4,12 +4,13 @@ no ``tests/__init__.py``), so ``execution_log`` imports here, and in the workers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import execution_log
 import pytest
+from s3_server import MotoServer, S3Location
 
 
 @pytest.fixture
@@ -21,3 +22,20 @@ def executions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], 
     """
     monkeypatch.setenv(execution_log.VARIABLE, str(tmp_path / "executions.jsonl"))
     return execution_log.calls
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A moto S3 server on loopback for the whole session, started on first use."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto_server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: MotoServer) -> S3Location:
+    """``s3://<new bucket>/run`` on the loopback server."""
+    return S3Location(f"s3://{s3_server.new_bucket()}/run", s3_server.storage_options())

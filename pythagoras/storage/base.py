@@ -58,6 +58,11 @@ class Store(ABC):
     #: several concurrent creators succeeds. Where False, claims are advisory only.
     atomic_create: bool = False
 
+    #: True where every operation is a network round trip (an object store): peers then poll
+    #: it about once a second rather than every 50 ms, and list pending requests in one
+    #: listing rather than bucket by bucket.
+    remote: bool = False
+
     def __init__(self, location: str) -> None:
         self.location = location
 

@@ -1,0 +1,257 @@
+"""The fsspec store: any fsspec URL (``s3://bucket/prefix``, ``gs://…``, ``memory://…``).
+
+Each store operation is one call of the fsspec file system, and on an object store one
+request: a GET to read, a PUT to write, a conditional PUT to create, a HEAD to date, one
+paginated listing to list. ``storage_options`` go to fsspec unchanged, as pandas and dask
+pass them, except that fsspec's listings cache is always off: a stale listing would hide
+new requests and results.
+
+**Exclusive create.** Where the backend makes the server refuse a create over an existing
+object (S3 ``If-None-Match: *``, GCS ``ifGenerationMatch=0``, Azure ``If-None-Match``), a
+claim is enforced by the server, and :attr:`atomic_create` is True. For any other backend
+pythagoras checks, then writes: two peers may both win a claim, so a call may run twice, and
+a warning says so when the store opens. Results stay correct either way (they are
+content-addressed and write-once).
+
+**Clocks.** An object's date is the server's. Leases compare it with this machine's clock,
+so the store measures the difference once (a probe object written and dated) and corrects
+every age by it: peers whose clocks disagree by minutes agree on a lease.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from ..errors import StoreError
+from ..hookspecs import hookimpl
+from ..unique import unique_hex
+from .base import Store, check_key, check_prefix, is_debris
+
+__all__ = ["FsspecStore", "pythagoras_open_store"]
+
+# Backends whose ``pipe_file(..., mode="create")`` is a conditional write the server enforces.
+_SERVER_CHECKED_CREATE = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"})
+# Backends that live in this process only: a lock makes their check-then-write atomic.
+_IN_PROCESS = frozenset({"memory"})
+_IN_PROCESS_LOCK = threading.Lock()
+# S3 takes one PUT up to 5 GiB; s3fs splits anything over twice its chunk size into a
+# multipart upload, which carries no If-None-Match. One PUT keeps every create conditional.
+_ONE_PUT = {"chunksize": 2**32}
+# How often the server's clock is measured again (seconds).
+_CLOCK_CHECK_INTERVAL = 600.0
+
+
+class FsspecStore(Store):
+    """A store under one fsspec path: key ``a/b`` is the object ``<root>/a/b``."""
+
+    def __init__(self, location: str, fs: Any, root: str) -> None:
+        super().__init__(location)
+        self.fs = fs
+        protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+        self.protocol: str = protocols[0]
+        self._s3 = self.protocol in ("s3", "s3a")
+        self._local = self.protocol in _IN_PROCESS
+        self.atomic_create = self._local or self.protocol in _SERVER_CHECKED_CREATE
+        self.remote = not self._local
+        self._root = root.rstrip("/")
+        self._create_options = _ONE_PUT if self._s3 else {}
+        self._skew = 0.0  # the store's clock minus this machine's, in seconds
+        self._skew_checked = -float("inf") if self.remote else float("inf")
+
+    def _path(self, key: str) -> str:
+        return f"{self._root}/{check_key(key)}"
+
+    # -- bytes -------------------------------------------------------------------------------
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            data: bytes = self.fs.cat_file(self._path(key))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        return data
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        self.fs.pipe_file(path, bytes(data), **self._create_options)
+
+    def create(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        data = bytes(data)
+        if self._local:
+            with _IN_PROCESS_LOCK:
+                return self._create(path, data)
+        return self._create(path, data)
+
+    def _create(self, path: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(path, data, mode="create", **self._create_options)
+        except FileExistsError:
+            return False
+        return True
+
+    def delete(self, key: str) -> bool:
+        path = self._path(key)
+        # An object store's delete succeeds whether or not the object was there: ask first.
+        if self._stat(path) is None:
+            return False
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        check_prefix(prefix)
+        head, _, tail = prefix.rpartition("/")
+        base = f"{self._root}/{head}" if head else self._root
+        try:
+            if self._s3:  # the server filters by the last part: one listing of what matches
+                paths = self.fs.find(base, prefix=tail)
+            else:
+                paths = self.fs.find(base)
+        except FileNotFoundError:
+            return iter(())
+        start = len(self._root) + 1
+        keys = []
+        for path in paths:
+            key = path[start:]
+            if key.startswith(prefix) and path.startswith(self._root + "/") \
+                    and not is_debris(key.rpartition("/")[2]):
+                keys.append(key)
+        return iter(keys)
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def _stat(self, path: str) -> tuple[float, int] | None:
+        """(modified, size) of the object at ``path`` by the store's clock, or None."""
+        if self._s3:
+            bucket, key, _ = self.fs.split_path(path)
+            try:
+                head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+            except FileNotFoundError:
+                return None
+            return head["LastModified"].timestamp(), int(head["ContentLength"])
+        try:
+            info = self.fs.info(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if info.get("type") != "file":
+            return None
+        return _modified(info), int(info.get("size") or 0)
+
+    def age(self, key: str) -> float | None:
+        stat = self._stat(self._path(key))
+        if stat is None:
+            return None
+        return max(0.0, time.time() + self._clock_skew() - stat[0])
+
+    def exists(self, key: str) -> bool:
+        return self._stat(self._path(key)) is not None
+
+    def size(self, key: str) -> int | None:
+        stat = self._stat(self._path(key))
+        return None if stat is None else stat[1]
+
+    def _clock_skew(self) -> float:
+        """The store's clock minus this machine's, measured with a probe object now and then.
+
+        Object dates have one-second resolution on S3, so the figure is good to about a
+        second, and so are ages; leases on an object store are tens of seconds.
+        """
+        now = time.monotonic()
+        if now - self._skew_checked < _CLOCK_CHECK_INTERVAL:
+            return self._skew
+        probe = f"{self._root}/.clock-{unique_hex(16)}"  # a debris name: no lister sees it
+        before = time.time()
+        self.fs.pipe_file(probe, b"")
+        after = time.time()
+        try:
+            stat = self._stat(probe)
+        finally:
+            try:
+                self.fs.rm_file(probe)
+            except FileNotFoundError:
+                pass
+        if stat is not None:
+            # The date is truncated to the second: add half a second to centre the estimate.
+            stored = stat[0] + (0.5 if self._s3 else 0.0)
+            self._skew = stored - (before + after) / 2
+        self._skew_checked = now
+        return self._skew
+
+
+def _modified(info: dict[str, Any]) -> float:
+    for field in ("LastModified", "mtime", "updated", "modified", "last_modified", "created"):
+        value = info.get(field)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    raise StoreError(f"the fsspec backend gives no modification time in {sorted(info)}; "
+                     "pythagoras needs one to date leases")
+
+
+def open_fsspec_store(location: str, storage_options: dict[str, object]) -> FsspecStore:
+    """Open ``location`` through fsspec; the errors name the package or the step that is missing."""
+    import fsspec.core  # type: ignore[import-untyped]  # here: a local folder never needs it
+
+    options = dict(storage_options)
+    options["use_listings_cache"] = False
+    try:
+        fs, root = fsspec.core.url_to_fs(location, **options)
+    except ImportError as e:
+        scheme = location.split("://", 1)[0]
+        extra = " (pip install 'pythagoras[s3]')" if scheme in ("s3", "s3a") else ""
+        raise StoreError(f"{location!r} needs an fsspec backend that is not installed{extra}: {e}") \
+            from e
+    store = FsspecStore(location, fs, root)
+    if store._s3:
+        _check_bucket(store, root)
+    if not store.atomic_create:
+        warnings.warn(
+            f"pythagoras: the store {location!r} ({store.protocol}://) has no atomic exclusive "
+            "create, so claims are advisory: two peers may run the same call. Results stay "
+            "correct; only work is duplicated.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return store
+
+
+def _check_bucket(store: FsspecStore, root: str) -> None:
+    bucket = root.split("/", 1)[0]
+    try:
+        store.fs.call_s3("head_bucket", Bucket=bucket)
+    except FileNotFoundError as e:
+        raise StoreError(f"the bucket {bucket!r} of {store.location!r} does not exist: create it "
+                         "first (pythagoras does not create buckets)") from e
+    except PermissionError as e:
+        raise StoreError(f"cannot open the bucket {bucket!r} of {store.location!r}: {e}; check the "
+                         "credentials in storage_options or the environment") from e
+
+
+@hookimpl
+def pythagoras_open_store(location: str, storage_options: dict[str, object]) -> Store | None:
+    """Serve every ``scheme://`` URL that fsspec knows, except ``file://`` (the local store's)."""
+    scheme, sep, _ = location.partition("://")
+    if not sep or scheme == "file":
+        return None
+    try:
+        from fsspec.registry import known_implementations, registry  # type: ignore[import-untyped]
+    except ImportError:  # no fsspec: another plugin may serve the URL
+        return None
+    if scheme not in known_implementations and scheme not in registry:
+        return None
+    return open_fsspec_store(location, storage_options)
