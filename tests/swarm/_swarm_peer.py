@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Any
 
-from pythagoras import SharedStorage_P2P_Cloud, kw_args
+from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
 from pythagoras.protocol import RemoteTraceback
 
 LOG = "PYTHAGORAS_TEST_EXECUTION_LOG"
@@ -110,10 +110,39 @@ def raise_twice_then_retry(cloud: SharedStorage_P2P_Cloud, config: dict[str, Any
     return report
 
 
+def square_after(x: int, seconds: float) -> int:
+    """``gated_square`` with positional arguments, for ``PythagorasExecutor.map``."""
+    log_execution(x)
+    time.sleep(seconds)  # the work itself
+    return x * x
+
+
+def executor_map(config: dict[str, Any], deadline: float) -> int:
+    """Map ``square_after`` over ``xs`` with a PythagorasExecutor of its own, as a user would."""
+    options = {"max_workers": config["max_workers"], "lease_timeout": config.get("lease_timeout", 30.0),
+               "storage_options": config.get("storage_options") or None}
+    with PythagorasExecutor(config["store"], **options) as executor:
+        open(os.path.join(config["barrier_dir"], f"ready-{config['name']}"), "x").close()
+        if not wait_for_file(config["start_file"], deadline):
+            print(json.dumps({"error": "the start file never appeared"}), flush=True)
+            return 2
+        xs = config["xs"]
+        started = time.monotonic()
+        results = list(executor.map(square_after, xs, [config.get("seconds", 0.0)] * len(xs),
+                                    timeout=deadline - time.monotonic()))
+        seconds = time.monotonic() - started
+    print(json.dumps({"name": config["name"], "pid": os.getpid(), "results": results,
+                      "seconds": seconds}), flush=True)
+    return 0
+
+
 def main(config: dict[str, Any]) -> int:
     deadline = time.monotonic() + config["deadline"]
+    if config["action"] == "executor_map":
+        return executor_map(config, deadline)
     cloud = SharedStorage_P2P_Cloud(config["store"], max_workers=config["max_workers"],
-                                    lease_timeout=config.get("lease_timeout", 30.0))
+                                    lease_timeout=config.get("lease_timeout", 30.0),
+                                    storage_options=config.get("storage_options") or None)
     f = cloud.add_pure_function(gated_square)
     open(os.path.join(config["barrier_dir"], f"ready-{config['name']}"), "x").close()
     if not wait_for_file(config["start_file"], deadline):

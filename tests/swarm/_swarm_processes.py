@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import pythagoras
-from pythagoras.storage.local import LocalFolderStore
+from pythagoras.plugins import open_store
 
 DEADLINE = 90.0  # seconds for a whole test; only a hang reaches it
 PEER_MARGIN = 10.0  # peers give up this much sooner, so that a hung peer reports its own error
@@ -45,9 +45,13 @@ class Execution:
 
 
 class SwarmProcesses:
-    def __init__(self, tmp_path: Path) -> None:
+    """The processes of one test, on the folder ``<tmp_path>/swarm`` or on ``location``."""
+
+    def __init__(self, tmp_path: Path, location: str | None = None,
+                 storage_options: dict[str, Any] | None = None) -> None:
         self.tmp = tmp_path
-        self.store = tmp_path / "swarm"
+        self.store = location or str(tmp_path / "swarm")
+        self.storage_options = storage_options or {}
         self.barrier_dir = tmp_path / "barrier"
         self.barrier_dir.mkdir()
         self.start_file = tmp_path / "start"
@@ -78,7 +82,8 @@ class SwarmProcesses:
     def peer(self, name: str, action: str, *, max_workers: int, gate: Path | None = None,
              start_file: Path | None = None, **config: Any) -> subprocess.Popen[bytes]:
         """Start ``_swarm_peer.py`` as peer ``name``; ``gate`` holds its calls until it exists."""
-        config.update(name=name, action=action, max_workers=max_workers, store=str(self.store),
+        config.update(name=name, action=action, max_workers=max_workers, store=self.store,
+                      storage_options=self.storage_options,
                       barrier_dir=str(self.barrier_dir),
                       start_file=str(start_file or self.start_file),
                       deadline=max(0.0, self.remaining() - PEER_MARGIN))
@@ -134,7 +139,7 @@ class SwarmProcesses:
 
     def peer_records(self) -> list[str]:
         """The ids of the peers announced in the store (``<host>-<pid>-<hex>``)."""
-        return [key.partition("/")[2] for key in LocalFolderStore(self.store).list("peers/")]
+        return [key.partition("/")[2] for key in open_store(self.store, self.storage_options).list("peers/")]
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and its whole process group (its pool workers too)."""
