@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pythagoras
 from pythagoras.errors import StoreError
 from pythagoras.hookspecs import hookimpl
 from pythagoras.plugins import open_store, plugin_manager
@@ -180,3 +184,64 @@ def test_a_plugin_registered_later_is_asked_first(tmp_path: Path) -> None:
         pm.unregister(plugin)
     assert not (tmp_path / "s").exists()  # the local folder was never asked
     assert type(open_store(tmp_path / "s")) is LocalFolderStore
+
+
+# -- plugins installed as packages: the entry-point group "pythagoras" -------------------------
+
+EXAMPLE_PLUGIN = Path(__file__).with_name("example_plugin")
+
+
+def fake_distribution(site: Path, name: str, entry_points: str) -> None:
+    """What ``pip install`` leaves for a package: a dist-info folder with its entry points."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_an_installed_store_plugin_serves_a_whole_swarm(tmp_path: Path) -> None:
+    # A fresh interpreter that has the example plugin installed (its module importable and an
+    # entry point naming it) runs calls on dict:// through the executor; the built-in stores
+    # still serve their locations beside it.
+    site = tmp_path / "site"
+    fake_distribution(site, "pythagoras_dictstore", "[pythagoras]\ndictstore = pythagoras_dictstore\n")
+    script = (
+        "import operator, sys\n"
+        "from pythagoras import PythagorasExecutor, open_store\n"
+        "from pythagoras.plugins import plugin_manager\n"
+        "with PythagorasExecutor('dict://demo', max_workers=1) as ex:\n"
+        "    print(ex.submit(operator.mul, 6, 7).result(timeout=60))\n"
+        "store = open_store('dict://demo')\n"
+        "print(type(store).__module__, len(list(store.list('results/'))))\n"
+        "print(type(open_store(sys.argv[1])).__name__)\n"
+        "print(sorted(n for n, _ in plugin_manager().list_name_plugin()))\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(site), str(EXAMPLE_PLUGIN), str(Path(pythagoras.__file__).parents[1])]
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "folder")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "42"
+    assert lines[1] == "pythagoras.storage.memory 1"
+    assert lines[2] == "LocalFolderStore"
+    assert "dictstore" in lines[3] and "local_folder" in lines[3] and "fsspec" in lines[3]
+
+
+def test_without_the_entry_point_the_plugin_is_not_loaded(tmp_path: Path) -> None:
+    # The module alone on the path is not a plugin: only an entry point makes it one.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE_PLUGIN), str(Path(pythagoras.__file__).parents[1])])
+    script = (
+        "from pythagoras import open_store\n"
+        "try:\n"
+        "    open_store('dict://demo')\n"
+        "except OSError as e:\n"
+        "    print(type(e).__name__)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "StoreError"
