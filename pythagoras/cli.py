@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -28,12 +29,28 @@ def _parser() -> argparse.ArgumentParser:
                         help="worker processes (default: the number of CPUs)")
     worker.add_argument("--lease-timeout", type=float, default=30.0,
                         help="seconds after which a silent peer's calls run elsewhere (default 30)")
+    worker.add_argument("--storage-options", type=_json_object, default=None, metavar="JSON",
+                        help="options for the store, as a JSON object, e.g. "
+                             "'{\"client_kwargs\": {\"endpoint_url\": \"http://minio:9000\"}}' "
+                             "for an S3 URL (credentials are best left to the environment)")
     return parser
 
 
-def worker(location: str | None, max_workers: int | None, lease_timeout: float) -> int:
+def _json_object(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e}); give an object such as "
+                                         "'{\"anon\": true}'") from e
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("give a JSON object, such as '{\"anon\": true}'")
+    return value
+
+
+def worker(location: str | None, max_workers: int | None, lease_timeout: float,
+           storage_options: dict[str, object] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then release unfinished calls to the swarm and exit."""
-    store = open_store(resolve_location(location))
+    store = open_store(resolve_location(location), storage_options)
     peer = Peer(store, max_workers=max_workers, lease_timeout=lease_timeout)
     stop = threading.Event()
 
@@ -61,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.max_workers is not None and args.max_workers < 1:
                 print("pythagoras worker: --max-workers must be at least 1", file=sys.stderr)
                 return 2
-            return worker(args.location, args.max_workers, args.lease_timeout)
+            return worker(args.location, args.max_workers, args.lease_timeout,
+                          args.storage_options)
     except StoreError as e:
         print(f"pythagoras {args.command}: {e}", file=sys.stderr)
         return 2

@@ -31,6 +31,12 @@ PEER_SCRIPT = Path(__file__).with_name("_swarm_peer.py")
 POLL = 0.005
 
 
+def worker_command() -> list[str]:
+    """The ``pythagoras`` command of this install."""
+    script = Path(sys.executable).with_name("pythagoras")  # the console script of this install
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pythagoras"]
+
+
 @dataclass(frozen=True)
 class Execution:
     """One line of the execution log: a call with argument ``x`` ran in process ``pid``."""

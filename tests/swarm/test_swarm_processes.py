@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _swarm_processes import DEADLINE, SwarmProcesses
+from _swarm_processes import DEADLINE, SwarmProcesses, worker_command
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX"),
@@ -77,14 +76,9 @@ def test_a_killed_peers_call_is_run_again_by_a_survivor(swarm: SwarmProcesses, t
     assert {e.x for e in swarm.executions() if not e.by(victim)} == set(xs)
 
 
-def _worker_command() -> list[str]:
-    script = Path(sys.executable).with_name("pythagoras")  # the console script of this install
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pythagoras"]
-
-
 def test_a_worker_serves_a_client_and_stops_on_sigterm(swarm: SwarmProcesses) -> None:
     xs = [3, 1, 4, 5]
-    worker = swarm.start("worker", [*_worker_command(), "worker", str(swarm.store),
+    worker = swarm.start("worker", [*worker_command(), "worker", str(swarm.store),
                                     "--max-workers", "1", "--lease-timeout", "3"], swarm.env())
     swarm.peer("client", "sync_parallel", max_workers=0, xs=xs, seconds=0.1)
     swarm.wait_until(lambda: "serving" in swarm.output("worker"), "the worker serves",

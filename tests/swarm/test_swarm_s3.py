@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _swarm_processes import DEADLINE, PEER_MARGIN, SwarmProcesses
+from _swarm_processes import DEADLINE, PEER_MARGIN, SwarmProcesses, worker_command
 from s3_server import S3Location
 
 from pythagoras.identity.address import CallAddress
@@ -106,3 +107,23 @@ def test_eight_processes_break_one_dead_peers_lease_on_s3_and_exactly_one_wins(
     for i, address in enumerate(contested):
         winners = [racer for racer, outcome in enumerate(won) if outcome[i]]
         assert len(winners) == 1, f"race {i} ({address}): winners {winners}"
+
+
+def test_a_worker_command_serves_a_client_on_s3(swarm: SwarmProcesses) -> None:
+    # `pythagoras worker s3://... --storage-options JSON` on one side, a client with no
+    # workers of its own on the other: every call runs in the worker, through the bucket.
+    xs = [3, 1, 4]
+    worker = swarm.start("worker", [*worker_command(), "worker", swarm.store, "--max-workers", "1",
+                                    "--storage-options", json.dumps(swarm.storage_options)],
+                         swarm.env())
+    swarm.peer("client", "sync_parallel", max_workers=0, xs=xs, seconds=0.0)
+    swarm.wait_until(lambda: "serving" in swarm.output("worker"), "the worker serves",
+                     alive=["worker"])
+    swarm.wait_ready("client")
+    swarm.release()
+    assert swarm.report("client")["results"] == [x * x for x in xs]
+    worker.send_signal(signal.SIGTERM)
+    assert swarm.wait_exit("worker") == 0, swarm.output("worker")
+    executions = swarm.executions()
+    assert sorted(e.x for e in executions) == sorted(xs)
+    assert all(e.by(worker) for e in executions), "the client (max_workers=0) executed calls"
