@@ -1,8 +1,8 @@
 """The joblib backend ``"pythagoras"``, registered when :mod:`pythagoras` is imported."""
 
-from .backend import NoWorkers, PythagorasBackend
+from .backend import NoWorkers, PythagorasBackend, shutdown_executors
 
-__all__ = ["NoWorkers", "PythagorasBackend", "register"]
+__all__ = ["NoWorkers", "PythagorasBackend", "register", "shutdown_executors"]
 
 
 def register() -> None:

@@ -296,6 +296,16 @@ def _shared_executor(options: dict[str, Any]) -> PythagorasExecutor:
         return executor
 
 
+def shutdown_executors(wait: bool = True) -> None:
+    """Shut down the executors the backend keeps warm between ``Parallel`` calls (one per set
+    of options, as joblib keeps its loky pool). The next ``Parallel`` call starts a new one."""
+    with _executors_lock:
+        executors = list(_executors.values())
+        _executors.clear()
+    for executor in executors:
+        executor.shutdown(wait=wait)
+
+
 def _start_completions() -> None:
     global _completion_thread
     if _completion_thread is None:
