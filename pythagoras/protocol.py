@@ -442,17 +442,17 @@ class Swarm:
                 f"the peers running this call died {attempt - 1} times (last: {died}); it may "
                 "crash its interpreter or exhaust memory. Clear the failure to try again", "",
                 died, attempt - 1))
-            self.store.delete(claim_key)
-            self.store.delete(marker)
+            self.store.discard(claim_key)
+            self.store.discard(marker)
             if stale is not None and stale.broke is not None:
-                self.store.delete(stale.broke)  # the dead breaker's own marker
+                self.store.discard(stale.broke)  # the dead breaker's own marker
             return None
         # Replace the stale claim in one atomic write: were it deleted first, another peer could
         # create a fresh claim in the gap and the count of attempts would start again.
         claim = Claim(address, peer, attempt, broke=marker)
         self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
         if stale is not None and stale.broke is not None:
-            self.store.delete(stale.broke)  # a breaker that died too: its marker is spent
+            self.store.discard(stale.broke)  # a breaker that died too: its marker is spent
         return claim
 
     def _give_up(self, address: CallAddress, failure: Failure) -> None:
@@ -496,7 +496,7 @@ class Swarm:
         claim_key = _keys(claim.address)[1]
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is not None and current.nonce == claim.nonce:
-            self.store.delete(claim_key)
+            self.store.discard(claim_key)
 
     # -- finishing -------------------------------------------------------------------------
 
@@ -531,11 +531,11 @@ class Swarm:
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
         request_key, claim_key = _keys(address)
-        self.store.delete(request_key)
+        self.store.discard(request_key)
         if claim is not None:
             self.release(claim)
             if claim.broke is not None:
-                self.store.delete(claim.broke)
+                self.store.discard(claim.broke)
 
     def finished(self, address: CallAddress) -> bool:
         """True if the call has a result or a failure record (checked, not read)."""
@@ -574,7 +574,7 @@ class Swarm:
         return peers
 
     def retire_peer(self, peer: str) -> None:
-        self.store.delete(f"peers/{peer}")
+        self.store.discard(f"peers/{peer}")
 
 
 def run_calls(calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> list[tuple[bool, Any, str]]:

@@ -86,6 +86,14 @@ class Store(ABC):
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it existed."""
 
+    def discard(self, key: str) -> None:
+        """Remove ``key`` if it is there, without telling whether it was.
+
+        The same as :meth:`delete` here; an object store, whose delete does not say whether the
+        object existed, overrides it with one request instead of two.
+        """
+        self.delete(key)
+
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
         """Every key that starts with ``prefix``, debris excluded, in no particular order."""

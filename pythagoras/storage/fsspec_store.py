@@ -20,6 +20,7 @@ every age by it: peers whose clocks disagree by minutes agree on a lease.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 import warnings
@@ -60,6 +61,9 @@ class FsspecStore(Store):
         self.remote = not self._local
         self._root = root.rstrip("/")
         self._create_options = _ONE_PUT if self._s3 else {}
+        # One GET: with more than one, s3fs first asks for the size (a HEAD, and on a miss a
+        # listing too, to tell a missing object from a folder).
+        self._read_options = {"max_concurrency": 1} if self._s3 else {}
         self._skew = 0.0  # the store's clock minus this machine's, in seconds
         self._skew_checked = -float("inf") if self.remote else float("inf")
 
@@ -70,7 +74,7 @@ class FsspecStore(Store):
 
     def read(self, key: str) -> bytes | None:
         try:
-            data: bytes = self.fs.cat_file(self._path(key))
+            data: bytes = self.fs.cat_file(self._path(key), **self._read_options)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         return data
@@ -105,19 +109,24 @@ class FsspecStore(Store):
             return False
         return True
 
+    def discard(self, key: str) -> None:
+        try:
+            self.fs.rm_file(self._path(key))  # S3 answers 204 whether or not it was there
+        except FileNotFoundError:
+            pass
+
     # -- listing -----------------------------------------------------------------------------
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)
-        head, _, tail = prefix.rpartition("/")
-        base = f"{self._root}/{head}" if head else self._root
-        try:
-            if self._s3:  # the server filters by the last part: one listing of what matches
-                paths = self.fs.find(base, prefix=tail)
-            else:
-                paths = self.fs.find(base)
-        except FileNotFoundError:
-            return iter(())
+        if self._s3:
+            paths = self._list_s3(prefix)
+        else:
+            head = prefix.rpartition("/")[0]
+            try:
+                paths = self.fs.find(f"{self._root}/{head}" if head else self._root)
+            except FileNotFoundError:
+                return iter(())
         start = len(self._root) + 1
         keys = []
         for path in paths:
@@ -126,6 +135,23 @@ class FsspecStore(Store):
                     and not is_debris(key.rpartition("/")[2]):
                 keys.append(key)
         return iter(keys)
+
+    def _list_s3(self, prefix: str) -> builtins.list[str]:
+        """ListObjectsV2 of ``<root>/<prefix>``, page by page: one request per 1,000 keys.
+
+        (s3fs's ``find`` also asks whether an empty prefix is an object or a folder: two more
+        requests on every idle poll.)
+        """
+        bucket, _, root_key = self._root.partition("/")
+        full = f"{root_key}/{prefix}" if root_key else prefix
+        paths: builtins.list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=full, **token)
+            paths.extend(f"{bucket}/{item['Key']}" for item in page.get("Contents", ()))
+            if not page.get("IsTruncated"):
+                return paths
+            token = {"ContinuationToken": page["NextContinuationToken"]}
 
     # -- metadata ----------------------------------------------------------------------------
 
