@@ -26,6 +26,7 @@ from typing import Any
 # multiprocessing context name "loky".
 from joblib.externals import loky  # type: ignore[import-untyped]
 
+from . import events
 from .identity.address import CallAddress
 from .protocol import Call, Claim, Failure, PreparedRequest, Swarm, is_batch, new_peer_id, run_calls
 from .records import MISSING
@@ -48,8 +49,8 @@ class Peer:
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
         self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
         self.lease_timeout = lease_timeout
-        if poll_cap is None:  # a local folder is cheap to poll; a network store is not
-            poll_cap = 0.05 if isinstance(store, LocalFolderStore) else 1.0
+        if poll_cap is None:  # a folder is cheap to poll; an object store is not
+            poll_cap = 1.0 if store.remote else 0.05
         self.poll_cap = poll_cap
         self.serve_always = serve_always
         self._cv = threading.Condition()
@@ -418,6 +419,10 @@ class Peer:
         if not self._exit_hooked:  # after loky's hook, which its first pool's submit registers
             self._exit_hooked = True
             _before_loky_exits(self._close_at_exit)
+        if events.listened(events.STARTED):  # before the callback: started precedes finished
+            location = self.swarm.store.location
+            for call in calls:
+                events.fire(events.STARTED, events.CallEvent.of(call, location, self.id, "runner"))
         future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
         return True
 
@@ -467,14 +472,31 @@ class Peer:
                 self.executed += len(calls)
                 self._news = True  # a worker is free: pick again
                 self._cv.notify_all()
+        seconds = time.monotonic() - started
         raised = any(failure is not None for _, _, failure in settled)
-        log.info("pythagoras: %s %s in %.3f s", name, "raised" if raised else "done",
-                 time.monotonic() - started)
+        log.info("pythagoras: %s %s in %.3f s", name, "raised" if raised else "done", seconds)
+        if events.listened(events.FINISHED, events.FAILED):  # published, and no lock held
+            self._announce_outcomes(calls, settled, seconds)
         for address, value, failed in settled:
             if failed is None:
                 self._resolve(address, value=value)
             else:
                 self._resolve(address, error=failed.to_exception())
+
+    def _announce_outcomes(self, calls: list[Call],
+                           settled: list[tuple[CallAddress, Any, Failure | None]],
+                           seconds: float) -> None:
+        """The runner's ``finished`` or ``failed`` for each call run, its outcome published."""
+        location = self.swarm.store.location
+        for call, (_, _, failure) in zip(calls, settled):
+            if failure is None:
+                events.fire(events.FINISHED, events.CallEvent.of(
+                    call, location, self.id, "runner", seconds=seconds))
+            else:
+                error = failure.exception if failure.exception is not None else failure.to_exception()
+                events.fire(events.FAILED, events.CallEvent.of(
+                    call, location, self.id, "runner", seconds=seconds,
+                    error=events.describe(error)))
 
     def _split(self, claim: Claim, calls: list[Call], crash: BaseException) -> None:
         """A worker died running a batch: send its calls again one request each, so that the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
+from .. import events
 from ..errors import StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
@@ -117,39 +119,79 @@ class PythagorasExecutor(Executor):
     def _submit_calls(self, calls: list[Call], *, retry: bool = False) -> list[Future[Any]]:
         """Futures of the calls: those stored resolve at once, the rest go to the swarm as one
         request (a batch request if there are several; equal calls are sent once). A stored
-        failure is raised again unless ``retry``."""
+        failure is raised again unless ``retry``.
+
+        The submitter's events fire once the calls are checked (``prepare`` raises TypeError for
+        one that cannot be sent) and before any can settle: ``submitted`` for each, and at once
+        ``finished`` or ``failed`` for those stored; the others fire theirs as they settle (see
+        ``_Future``), or never if the store cannot be reached to send them (BrokenExecutor)."""
         swarm = self._peer.swarm
-        futures: list[Future[Any]] = [Future() for _ in calls]
+        futures: list[Future[Any]] = []
         pending: dict[CallAddress, Call] = {}
         waiting: list[tuple[CallAddress, Future[Any]]] = []
+        sent: list[tuple[Call, _Future]] = []
+        announce = events.listened(events.SUBMITTED, events.FINISHED, events.FAILED)
+        stored: list[tuple[Call, BaseException | None]] = []  # only when announced
         try:
-            for call, future in zip(calls, futures):
+            for call in calls:
                 if call.address not in pending and self._cache and not call.unique:
                     value = swarm.lookup(call.address)
                     if value is not MISSING:
+                        future: Future[Any] = Future()
+                        futures.append(future)
                         future.set_result(value)
+                        if announce:
+                            stored.append((call, None))
                         continue
                     failure = swarm.failure(call.address)
                     if failure is not None and not retry:
-                        future.set_exception(failure.to_exception())
+                        error = failure.to_exception()
+                        future = Future()
+                        futures.append(future)
+                        future.set_exception(error)
+                        if announce:
+                            stored.append((call, error))
                         continue
                     if failure is not None:
                         swarm.clear_failure(call.address)
+                futures.append(awaited := _Future())
                 pending.setdefault(call.address, call)
-                waiting.append((call.address, future))
+                waiting.append((call.address, awaited))
+                sent.append((call, awaited))
             if not pending:
+                if stored:
+                    self._announce(stored, ())
                 return futures
             prepared = swarm.prepare(list(pending.values()), self._peer.id)
+            self._announce(stored, sent)
             with self._lock:
                 self._outstanding.update(future for _, future in waiting)
-            for address, future in waiting:
-                future.add_done_callback(self._settled(pending[address]))
+            for call, awaited in sent:
+                awaited.add_done_callback(self._settled(pending[call.address]))
             self._peer.submit(prepared, waiting)
         except OSError as e:
             for future in futures:
                 future.cancel()  # never to be settled: let shutdown() not wait for it
             raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
         return futures
+
+    def _announce(self, stored: list[tuple[Call, BaseException | None]],
+                  sent: Iterable[tuple[Call, _Future]]) -> None:
+        """The submitter's events: ``submitted`` for the calls ``stored`` (settled already, each
+        with its error if it failed) and those ``sent`` to the swarm, then ``finished`` or
+        ``failed`` for those stored. The futures sent fire theirs as they settle."""
+        location, peer = self.location, self._peer.id
+        hits = [(events.CallEvent.of(call, location, peer, "submitter", cached=True), error)
+                for call, error in stored]
+        submitted = [event for event, _ in hits]
+        for call, future in sent:
+            future._event = events.CallEvent.of(call, location, peer, "submitter")
+            submitted.append(future._event)
+        if events.listened(events.SUBMITTED):
+            for event in submitted:
+                events.fire(events.SUBMITTED, event)
+        for event, error in hits:
+            _fire_outcome(event, error)
 
     def _settled(self, call: Call) -> Callable[[Future[Any]], None]:
         def settled(future: Future[Any]) -> None:
@@ -223,6 +265,51 @@ class PythagorasExecutor(Executor):
             except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
                 pass
         self._peer.close(wait=True)
+
+
+class _Future(Future[Any]):
+    """The future of a call sent to the swarm: it fires the submitter's ``finished`` or
+    ``failed`` as it settles, in the settling thread but before any thread waiting on it wakes,
+    so that a progress bar has counted a call by the time ``result()`` returns it. A future
+    cancelled before it settles fires neither."""
+
+    _event: events.CallEvent | None = None  # its submitted event, once sent
+
+    def set_result(self, result: Any) -> None:
+        event = self._take_event()
+        if event is not None:
+            _fire_outcome(event, None)
+        super().set_result(result)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        event = self._take_event()
+        if event is not None:
+            _fire_outcome(event, exception)
+        super().set_exception(exception)
+
+    def _take_event(self) -> events.CallEvent | None:
+        """The event to fire as this future settles, once; None if it is cancelled or settled
+        already. A pending future is marked running first: once its event has fired, it can no
+        longer be cancelled."""
+        event, self._event = self._event, None
+        if event is None or self.done():
+            return None
+        if not self.running():
+            try:
+                if not self.set_running_or_notify_cancel():
+                    return None  # cancelled meanwhile
+            except RuntimeError:  # settled meanwhile
+                return None
+        return event
+
+
+def _fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:
+    """The submitter's ``finished`` of a call (its ``submitted`` event says the same), or its
+    ``failed`` with ``error``."""
+    if error is None:
+        events.fire(events.FINISHED, submitted)
+    elif events.listened(events.FAILED):
+        events.fire(events.FAILED, dataclasses.replace(submitted, error=events.describe(error)))
 
 
 class _MapResults(Iterator[Any]):
