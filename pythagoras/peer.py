@@ -52,6 +52,9 @@ class Peer:
         if poll_cap is None:  # a folder is cheap to poll; an object store is not
             poll_cap = 1.0 if store.remote else 0.05
         self.poll_cap = poll_cap
+        # While this process waits on calls that other peers run, it polls at least every
+        # 0.25 s, so that a result on a remote store is seen soon after it is stored.
+        self.wait_poll_cap = min(poll_cap, 0.25)
         self.serve_always = serve_always
         self._cv = threading.Condition()
         self._leases = threading.Lock()  # held while a claim is renewed or retired
@@ -147,7 +150,7 @@ class Peer:
             if not future.cancelled() or request_address is None or request_address in self._running:
                 return
         if not self.swarm.claimed(request_address):
-            self.swarm.store.delete(request_key)
+            self.swarm.store.discard(request_key)
 
     def _start(self) -> None:
         if self._thread is None and not self._closed:
@@ -210,7 +213,8 @@ class Peer:
                 # With notifications, polls only catch what they missed: at the cap. Without,
                 # a poll that found something is soon followed by another.
                 watched = self._watch is not None
-                delay = 0.001 if progress and not watched else min(delay * 2, self.poll_cap)
+                cap = self.wait_poll_cap if self._waiting else self.poll_cap
+                delay = 0.001 if progress and not watched else min(delay * 2, cap)
                 # Full polls never take more than about a tenth of the time, however many wait.
                 next_poll = time.monotonic() + max(delay, 10 * spent)
             with self._cv:
@@ -347,7 +351,7 @@ class Peer:
                 if address in self._running or address in self._busy:
                     continue  # running here already, as a request of its own or in a batch
             if not is_batch(address) and self.swarm.finished(address):
-                self.swarm.store.delete(key)  # done already: retire the request
+                self.swarm.store.discard(key)  # done already: retire the request
                 continue
             claim = self.swarm.claim(address, self.id)
             if claim is None:
