@@ -8,13 +8,17 @@ import random
 import time
 import types
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
+from collections import Counter
+from concurrent.futures import Future, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any
 
 from .errors import IdentityError, PurityError
 from .identity.address import CallAddress
 from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
+from .executor.executor import read_from_store
+from .progress import CallBar, wanted
 from .results import MISSING, ResultCache
 
 if TYPE_CHECKING:
@@ -138,16 +142,23 @@ class PureFunction:
         return [submitted[i] for i in range(len(completed))]
 
     def sync_parallel(self, calls: Iterable[Mapping[str, Any]], *, timeout: float | None = None,
-                      retry: bool = False) -> list[Any]:
+                      retry: bool = False, progress: bool | None = None) -> list[Any]:
         """Run every call in the swarm and return their values in input order.
 
         This process executes pending calls of the swarm while it waits. ``timeout`` bounds the
         whole wait (``TimeoutError``); the first failing call, in input order, raises.
+        ``progress``: a progress bar of the calls (True), none (False), or one where someone
+        watches, in a terminal or a notebook (None, the default).
         """
         futures = self.async_parallel(calls, retry=retry)
         deadline = None if timeout is None else time.monotonic() + timeout
-        return [f.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
-                for f in futures]
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if futures and wanted(progress):
+            _watch(futures, CallBar(self._func.__qualname__, total=len(futures)), remaining())
+        return [f.result(remaining()) for f in futures]
 
     def is_stored(self, **kwargs: Any) -> bool:
         """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""
@@ -175,3 +186,23 @@ def _reopen(func: Callable[..., Any], location: str, version: str | None) -> Pur
     from .cloud import SharedStorage_P2P_Cloud
 
     return PureFunction(func, SharedStorage_P2P_Cloud(location, max_workers=0), version=version)
+
+
+def _watch(futures: list[Future[Any]], bar: CallBar, timeout: float | None) -> None:
+    """Show the calls settling on ``bar``, in this thread, until all have or one failed (the
+    caller then raises the first failure in input order) or ``timeout`` passes."""
+    try:
+        count = Counter(futures)  # equal calls may share a future: each counts once per call
+        stored = [f for f in count if read_from_store(f)]
+        if stored:
+            bar.done(sum(count[f] for f in stored), hit=True)
+        try:
+            for future in as_completed([f for f in count if f not in stored], timeout):
+                failed = not future.cancelled() and future.exception() is not None
+                bar.done(count[future], failed=failed)
+                if failed:
+                    return
+        except FuturesTimeout:
+            return  # the caller's result() raises TimeoutError
+    finally:
+        bar.close()

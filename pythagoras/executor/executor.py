@@ -19,7 +19,8 @@ from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
 from ..location import resolve_location
 from ..peer import Peer
-from ..plugins import open_store
+from ..plugins import open_store, plugin_manager
+from ..progress import ExecutorProgress, wanted
 from ..protocol import Call
 from ..unique import unique_hex
 from ..records import MISSING
@@ -35,7 +36,8 @@ class PythagorasExecutor(Executor):
     the location's pending calls, its own and anyone else's, while the executor lives. With
     ``cache=True`` a call whose result is stored anywhere in the swarm (by an executor, the
     tutorial's decorator or a peer on another machine) returns it at once; with ``cache=False``
-    every submit runs once, as a call of its own.
+    every submit runs once, as a call of its own. ``progress=True`` draws a tqdm bar of every
+    call submitted, until shutdown (None: where someone watches, a terminal or a notebook).
     """
 
     def __init__(
@@ -47,7 +49,7 @@ class PythagorasExecutor(Executor):
         lease_timeout: float = 30.0,
         storage_options: Mapping[str, object] | None = None,
         secret: str | bytes | None = None,
-        progress: bool = False,
+        progress: bool | None = False,
     ) -> None:
         if max_workers is not None and max_workers < 0:
             raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
@@ -55,8 +57,6 @@ class PythagorasExecutor(Executor):
             raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
         if secret is not None:
             raise NotImplementedError("signed swarms (secret=) are not available yet; leave it None")
-        if progress:
-            raise NotImplementedError("progress bars are not available yet; leave progress=False")
         where = resolve_location(location)
         try:
             store = open_store(where, storage_options)
@@ -64,6 +64,9 @@ class PythagorasExecutor(Executor):
                         serve=True)
         except (StoreError, OSError) as e:
             raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
+        if wanted(progress):
+            self._progress = ExecutorProgress(self._peer.id, "pythagoras")
+            plugin_manager().register(self._progress, name=f"progress-{self._peer.id}")
 
     @classmethod
     def _on_peer(cls, peer: Peer, *, cache: bool = True) -> PythagorasExecutor:
@@ -71,6 +74,8 @@ class PythagorasExecutor(Executor):
         executor = cls.__new__(cls)
         executor._start(peer, cache, serve=False)
         return executor
+
+    _progress: ExecutorProgress | None = None
 
     def _start(self, peer: Peer, cache: bool, *, serve: bool) -> None:
         self._peer = peer
@@ -265,6 +270,9 @@ class PythagorasExecutor(Executor):
             except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
                 pass
         self._peer.close(wait=True)
+        if self._progress is not None:
+            plugin_manager().unregister(self._progress)
+            self._progress.close()
 
 
 class _Future(Future[Any]):
@@ -301,6 +309,12 @@ class _Future(Future[Any]):
             except RuntimeError:  # settled meanwhile
                 return None
         return event
+
+
+def read_from_store(future: Future[Any]) -> bool:
+    """True for a future that ``submit``/``map`` settled from the store (a hit, or a stored
+    failure raised again): every other is a :class:`_Future` that went to the swarm."""
+    return not isinstance(future, _Future)
 
 
 def _fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:

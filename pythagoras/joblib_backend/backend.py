@@ -36,8 +36,10 @@ from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
 from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
+from ..executor.executor import read_from_store
 from ..identity.address import CallAddress
 from ..location import resolve_location
+from ..progress import CallBar, wanted
 from ..protocol import Call
 from ..unique import unique_hex
 
@@ -56,8 +58,11 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     a folder in the user's cache), memoizing each call there.
 
     Give it options through joblib: ``parallel_config(backend="pythagoras", location=...,
-    max_workers=..., cache=..., lease_timeout=..., storage_options=...)``. ``n_jobs=-1`` (the
-    default) is every worker of the swarm's live peers, at least this process's own.
+    max_workers=..., cache=..., lease_timeout=..., storage_options=..., progress=...)``.
+    ``n_jobs=-1`` (the default) is every worker of the swarm's live peers, at least this
+    process's own. ``progress=True`` shows a tqdm bar of each ``Parallel`` call's tasks (None:
+    where someone watches, a terminal or a notebook); joblib's ``verbose`` still prints its own
+    lines.
     """
 
     default_n_jobs = -1
@@ -70,6 +75,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def __init__(self, location: str | os.PathLike[str] | None = None, *,
                  max_workers: int | None = None, cache: bool = True, lease_timeout: float = 30.0,
                  storage_options: Mapping[str, object] | None = None,
+                 progress: bool | None = False,
                  secret: str | bytes | None = None, nesting_level: int | None = None,
                  inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:
         # joblib < 1.5 passes extra keywords on to object.__init__ and keeps none of them.
@@ -82,6 +88,8 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         self.cache = cache
         self.lease_timeout = lease_timeout
         self.storage_options = storage_options
+        self.progress = progress
+        self._bar: CallBar | None = None
         self.parallel: Any = None
         self._outstanding: set[Future[Any]] = set()
         self._lock = threading.Lock()
@@ -93,7 +101,8 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
 
     def _options(self) -> dict[str, Any]:
         return {"location": self.location, "max_workers": self.max_workers, "cache": self.cache,
-                "lease_timeout": self.lease_timeout, "storage_options": self.storage_options}
+                "lease_timeout": self.lease_timeout, "storage_options": self.storage_options,
+                "progress": self.progress}
 
     @property
     def executor(self) -> PythagorasExecutor:
@@ -143,7 +152,10 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         poll_cap = self.executor._peer.poll_cap
         self.MIN_IDEAL_BATCH_DURATION = max(0.2, 4 * poll_cap)
         self.MAX_IDEAL_BATCH_DURATION = max(2.0, 20 * poll_cap)
-        return self.effective_n_jobs(n_jobs)
+        n_jobs = self.effective_n_jobs(n_jobs)
+        if self._bar is None and wanted(self.progress):
+            self._bar = CallBar("pythagoras", unit="task")
+        return n_jobs
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -169,12 +181,28 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         else:
             with self._lock:
                 self._outstanding.update(futures)
+            if self._bar is not None:
+                self._count(self._bar, futures, done)
             _gather(futures, done, batch, self._forget)
         if callback is not None:
             done.add_done_callback(lambda f: _completions.put((callback, f)))
         return done
 
     apply_async = submit  # the name joblib < 1.5 calls
+
+    @staticmethod
+    def _count(bar: CallBar, futures: list[Future[Any]], done: Future[Any]) -> None:
+        """Show a batch's tasks on ``bar``: those stored at once, the rest when the batch is
+        done (before joblib hears of it: its callback is added after this one)."""
+        bar.add(len(futures))
+        stored = sum(1 for f in futures if read_from_store(f))
+        if stored:
+            bar.done(stored, hit=True)
+        if stored < len(futures):
+            def settled(f: Future[Any]) -> None:
+                bar.done(len(futures) - stored, failed=f.cancelled() or f.exception() is not None)
+
+            done.add_done_callback(settled)
 
     def _call(self, executor: PythagorasExecutor, run: Callable[..., Any], func: Any,
               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
@@ -214,6 +242,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def terminate(self) -> None:
         """The end of a Parallel call: the shared executor and its pool stay warm."""
         self.reset_batch_stats()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
         """A Parallel call inside a task uses threads, then runs sequentially, as under loky:
@@ -281,7 +312,7 @@ _completion_thread: threading.Thread | None = None
 
 def _shared_executor(options: dict[str, Any]) -> PythagorasExecutor:
     where = resolve_location(options["location"])
-    storage = options["storage_options"]
+    storage = options["storage_options"]  # (its "progress" is the backend's, not the executor's)
     key = (where, options["max_workers"], options["cache"], options["lease_timeout"],
            None if storage is None else repr(sorted(storage.items())))
     with _executors_lock:
