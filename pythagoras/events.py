@@ -6,7 +6,8 @@ executor fires the submitter's events and the peer the runner's, through :func:`
 an event costs about a microsecond, so callers first ask :func:`listened`, a few tenths of a
 microsecond when no plugin implements the hooks (a hit costs about 30). Each plugin's
 implementation is called on its own: one that raises is logged and the others still receive the
-event.
+event (unless a plugin wraps the hook, as a pluggy hook wrapper: then the hook is called as a
+whole, and one that raises ends that event's delivery; it is still logged and ignored).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The hooks pythagoras calls; plugins implement them with ``@pythagoras.hookimpl``.
 
-Plugins are found through the entry-point group ``pythagoras``. The built-in local-folder
-store is registered the same way, so a third-party store is a peer of the built-in one.
+Plugins are found through the entry-point group ``pythagoras``. The built-in stores (the local
+folder and fsspec URLs) are registered the same way, so a third-party store is a peer of the
+built-in ones. See ``docs/plugins.md``.
 
 Besides opening stores, plugins may subscribe to the events of calls (progress bars, logs,
 metrics): each event hook receives a :class:`pythagoras.events.CallEvent`. An event hook must

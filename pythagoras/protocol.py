@@ -429,7 +429,9 @@ class Swarm:
             stale = self._read(claim_key, CLAIM)
         nonce = stale.nonce if stale is not None else "unreadable"
         marker = f"breaks/{claim_key.partition('/')[2]}.{nonce}"
-        if not self.store.create(marker, b""):
+        # Its bytes are unique to this breaker, so that a create retried on a store where the
+        # first attempt landed unseen knows the marker for its own (see FsspecStore._holds).
+        if not self.store.create(marker, f"{peer} {unique_hex()}".encode()):
             return None  # another peer broke this lease first
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is not None and current.nonce != nonce:

@@ -174,10 +174,12 @@ class PythagorasExecutor(Executor):
             for call, awaited in sent:
                 awaited.add_done_callback(self._settled(pending[call.address]))
             self._peer.submit(prepared, waiting)
-        except OSError as e:
+        except Exception as e:
             for future in futures:
                 future.cancel()  # never to be settled: let shutdown() not wait for it
-            raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
+            if isinstance(e, OSError):
+                raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
+            raise
         return futures
 
     def _announce(self, stored: list[tuple[Call, BaseException | None]],

@@ -80,7 +80,12 @@ class Store(ABC):
 
     @abstractmethod
     def create(self, key: str, data: bytes) -> bool:
-        """Store ``data`` under ``key`` only if nothing is there; True if this call created it."""
+        """Store ``data`` under ``key`` only if nothing is there; True if this call created it.
+
+        A store whose client retries a request may also answer True when the key holds exactly
+        ``data`` (the first attempt landed, its answer was lost): callers that must know the
+        creator (claims, break markers) put a nonce in ``data``.
+        """
 
     @abstractmethod
     def delete(self, key: str) -> bool:

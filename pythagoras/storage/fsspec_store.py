@@ -25,6 +25,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +44,33 @@ _IN_PROCESS_LOCK = threading.Lock()
 # S3 takes one PUT up to 5 GiB; s3fs splits anything over twice its chunk size into a
 # multipart upload, which carries no If-None-Match. One PUT keeps every create conditional.
 _ONE_PUT = {"chunksize": 2**32}
+# How often a create that S3 answers with 409 ConditionalRequestConflict is tried again.
+_CONFLICT_RETRIES = 3
 # How often the server's clock is measured again (seconds).
 _CLOCK_CHECK_INTERVAL = 600.0
+
+
+@contextmanager
+def _translated(store: FsspecStore, operation: str, key: str) -> Iterator[None]:
+    """Let through what the store contract uses (absent, exists, a StoreError) and every
+    OSError; turn anything else a backend raises (botocore's EndpointConnectionError is not an
+    OSError) into a StoreError, which callers treat as an unreachable store."""
+    try:
+        yield
+    except OSError:
+        raise
+    except Exception as e:
+        raise StoreError(f"{operation} {key!r} at {store.location!r} failed: "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def _s3_code(error: BaseException) -> str:
+    """The S3 error code behind an exception s3fs translated, or ''."""
+    cause = error.__cause__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
 
 
 class FsspecStore(Store):
@@ -73,15 +99,18 @@ class FsspecStore(Store):
     # -- bytes -------------------------------------------------------------------------------
 
     def read(self, key: str) -> bytes | None:
+        path = self._path(key)
         try:
-            data: bytes = self.fs.cat_file(self._path(key), **self._read_options)
+            with _translated(self, "read", key):
+                data: bytes = self.fs.cat_file(path, **self._read_options)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
         return data
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        self.fs.pipe_file(path, bytes(data), **self._create_options)
+        with _translated(self, "write", key):
+            self.fs.pipe_file(path, bytes(data), **self._create_options)
 
     def create(self, key: str, data: bytes) -> bool:
         path = self._path(key)
@@ -92,11 +121,38 @@ class FsspecStore(Store):
         return self._create(path, data)
 
     def _create(self, path: str, data: bytes) -> bool:
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                with _translated(self, "create", path):
+                    self.fs.pipe_file(path, data, mode="create", **self._create_options)
+                return True
+            except FileExistsError:
+                return self._holds(path, data)
+            except OSError as e:
+                code = _s3_code(e)
+                if code == "PreconditionFailed":  # a 412 s3fs did not recognise as "exists"
+                    return self._holds(path, data)
+                if code == "ConditionalRequestConflict" and attempt < _CONFLICT_RETRIES:
+                    # AWS: another conditional write to the key is in flight; retry, as its
+                    # SDKs do. The other one has usually won by then.
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                raise
+        return False  # not reached
+
+    def _holds(self, path: str, data: bytes) -> bool:
+        """After a refused create: True if the object holds exactly ``data``, because the
+        client retried a create whose first attempt landed (its answer lost on the way).
+        pythagoras creates claims and break markers with a nonce, so equal bytes are ours; for
+        other records (results, requests) equal bytes are equal content either way."""
+        if not self.remote:
+            return False  # in-process: nothing is retried
         try:
-            self.fs.pipe_file(path, data, mode="create", **self._create_options)
-        except FileExistsError:
-            return False
-        return True
+            with _translated(self, "read", path):
+                found: bytes = self.fs.cat_file(path, **self._read_options)
+        except FileNotFoundError:
+            return False  # deleted since: lost all the same
+        return found == data
 
     def delete(self, key: str) -> bool:
         path = self._path(key)
@@ -104,14 +160,17 @@ class FsspecStore(Store):
         if self._stat(path) is None:
             return False
         try:
-            self.fs.rm_file(path)
+            with _translated(self, "delete", key):
+                self.fs.rm_file(path)
         except FileNotFoundError:
             return False
         return True
 
     def discard(self, key: str) -> None:
+        path = self._path(key)
         try:
-            self.fs.rm_file(self._path(key))  # S3 answers 204 whether or not it was there
+            with _translated(self, "delete", key):
+                self.fs.rm_file(path)  # S3 answers 204 whether or not it was there
         except FileNotFoundError:
             pass
 
@@ -119,14 +178,15 @@ class FsspecStore(Store):
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)
-        if self._s3:
-            paths = self._list_s3(prefix)
-        else:
-            head = prefix.rpartition("/")[0]
-            try:
-                paths = self.fs.find(f"{self._root}/{head}" if head else self._root)
-            except FileNotFoundError:
-                return iter(())
+        try:
+            with _translated(self, "list", prefix):
+                if self._s3:
+                    paths = self._list_s3(prefix)
+                else:
+                    head = prefix.rpartition("/")[0]
+                    paths = self.fs.find(f"{self._root}/{head}" if head else self._root)
+        except FileNotFoundError:
+            return iter(())
         start = len(self._root) + 1
         keys = []
         for path in paths:
@@ -160,12 +220,14 @@ class FsspecStore(Store):
         if self._s3:
             bucket, key, _ = self.fs.split_path(path)
             try:
-                head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+                with _translated(self, "stat", path):
+                    head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
             except FileNotFoundError:
                 return None
             return head["LastModified"].timestamp(), int(head["ContentLength"])
         try:
-            info = self.fs.info(path)
+            with _translated(self, "stat", path):
+                info = self.fs.info(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if info.get("type") != "file":
@@ -196,13 +258,15 @@ class FsspecStore(Store):
             return self._skew
         probe = f"{self._root}/.clock-{unique_hex(16)}"  # a debris name: no lister sees it
         before = time.time()
-        self.fs.pipe_file(probe, b"")
+        with _translated(self, "write", probe):
+            self.fs.pipe_file(probe, b"")
         after = time.time()
         try:
             stat = self._stat(probe)
         finally:
             try:
-                self.fs.rm_file(probe)
+                with _translated(self, "delete", probe):
+                    self.fs.rm_file(probe)
             except FileNotFoundError:
                 pass
         if stat is not None:
@@ -244,7 +308,8 @@ def open_fsspec_store(location: str, storage_options: dict[str, object]) -> Fssp
             from e
     store = FsspecStore(location, fs, root)
     if store._s3:
-        _check_bucket(store, root)
+        with _translated(store, "open", root):
+            _check_bucket(store, root)
     if not store.atomic_create:
         warnings.warn(
             f"pythagoras: the store {location!r} ({store.protocol}://) has no atomic exclusive "

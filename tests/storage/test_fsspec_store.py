@@ -213,3 +213,113 @@ def test_sync_debris_beside_objects_is_not_listed(s3: S3Location) -> None:
     store.fs.pipe_file(root + "-sibling/k", b"outside the prefix")
     assert list(store.list("")) == ["results/f/ab/abcd"]
     assert list(store.list("results/f/ab/abc")) == ["results/f/ab/abcd"]
+
+
+# -- what S3 and its client do under contention and failure -----------------------------------
+
+
+def s3_error(code: str, status: int, condition: str | None = None) -> OSError:
+    """The exception s3fs raises for an S3 error answer, made by s3fs's own translation."""
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    error: dict[str, str] = {"Code": code, "Message": f"{code} (injected)"}
+    if condition:
+        error["Condition"] = condition
+    translated = translate_boto_error(ClientError(
+        {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject"))
+    assert isinstance(translated, OSError)
+    return translated
+
+
+class FlakyCreates:
+    """Stands in front of the store's file system's ``pipe_file`` for creates: raises the
+    queued errors first (after doing the real PUT where told to), then passes through."""
+
+    def __init__(self, store: FsspecStore) -> None:
+        self.real = store.fs.pipe_file
+        self.queue: list[tuple[bool, OSError]] = []  # (put for real first?, then raise)
+        self.calls = 0
+        store.fs.pipe_file = self  # an attribute of this instance only
+
+    def __call__(self, path: str, data: bytes, **kwargs: Any) -> None:
+        if kwargs.get("mode") == "create":
+            self.calls += 1
+            if self.queue:
+                put_first, error = self.queue.pop(0)
+                if put_first:
+                    self.real(path, data, **kwargs)
+                raise error
+        self.real(path, data, **kwargs)
+
+
+@pytest.fixture
+def flaky(s3: S3Location) -> Iterator[tuple[FsspecStore, FlakyCreates]]:
+    store = open_fsspec(s3.url, s3.storage_options)
+    flaky = FlakyCreates(store)
+    yield store, flaky
+    del store.fs.pipe_file
+
+
+def test_a_409_conditional_conflict_is_tried_again(flaky: tuple[FsspecStore, FlakyCreates]) -> None:
+    store, creates = flaky
+    creates.queue = [(False, s3_error("ConditionalRequestConflict", 409))] * 2
+    assert store.create("claims/c", b"mine") is True
+    assert creates.calls == 3
+    assert store.read("claims/c") == b"mine"
+
+
+def test_a_412_without_its_condition_is_a_lost_create_not_an_error(
+    flaky: tuple[FsspecStore, FlakyCreates],
+) -> None:
+    store, creates = flaky
+    store.write("claims/c", b"theirs")
+    creates.queue = [(False, s3_error("PreconditionFailed", 412))]  # no Condition element
+    assert store.create("claims/c", b"mine") is False
+    assert store.read("claims/c") == b"theirs"
+
+
+def test_a_create_whose_answer_was_lost_and_retried_is_still_won(
+    flaky: tuple[FsspecStore, FlakyCreates],
+) -> None:
+    # The first PUT lands, its answer is lost, the client retries and S3 refuses: the object
+    # holds exactly our bytes, so we created it.
+    store, creates = flaky
+    creates.queue = [(True, s3_error("PreconditionFailed", 412, "If-None-Match"))]
+    assert store.create("claims/c", b"claim with a nonce 1f3e") is True
+    # Someone else's bytes under the key: lost.
+    creates.queue = [(False, s3_error("PreconditionFailed", 412, "If-None-Match"))]
+    assert store.create("claims/c", b"claim with a nonce 9a9a") is False
+
+
+def test_other_s3_errors_are_raised_as_os_errors(flaky: tuple[FsspecStore, FlakyCreates]) -> None:
+    store, creates = flaky
+    creates.queue = [(False, s3_error("InternalError", 500))]
+    with pytest.raises(OSError):
+        store.create("claims/c", b"mine")
+
+
+def test_an_unreachable_endpoint_is_a_store_error_not_a_botocore_one(s3: S3Location) -> None:
+    import socket
+    from concurrent.futures import BrokenExecutor
+
+    from pythagoras import PythagorasExecutor
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    options = {**s3.storage_options,
+               "client_kwargs": {"endpoint_url": dead, "region_name": "us-east-1"},
+               "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2}}
+    with pytest.raises(StoreError, match="EndpointConnectionError"):
+        open_store(s3.url, options)
+    with pytest.raises(BrokenExecutor):
+        PythagorasExecutor(s3.url, max_workers=0, storage_options=options)
+    # A store already open when its server goes away: every operation raises an OSError.
+    fs, root = fsspec.core.url_to_fs(s3.url, **options, use_listings_cache=False)
+    store = FsspecStore(s3.url, fs, root)
+    for operation in (lambda: store.read("k"), lambda: store.exists("k"),
+                      lambda: store.create("k", b"v"), lambda: list(store.list("")),
+                      lambda: store.discard("k"), lambda: store.write("k", b"v")):
+        with pytest.raises(OSError):
+            operation()
