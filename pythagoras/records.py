@@ -17,6 +17,7 @@ checksum does not match raises :class:`CorruptRecord`; callers treat that as abs
 from __future__ import annotations
 
 import logging
+import io
 import pickle
 import struct
 import threading
@@ -98,11 +99,13 @@ def dump_value(value: Any) -> bytes:
     return b"".join(parts)
 
 
-def load_value(payload: bytes | bytearray | memoryview) -> Any:
+def load_value(payload: bytes | bytearray | memoryview,
+               unpickler: type[pickle.Unpickler] | None = None) -> Any:
     """The value of :func:`dump_value`'s bytes.
 
     Arrays are views into ``payload``: given a bytearray (or a view of one) they are writable
-    and nothing is copied.
+    and nothing is copied. ``unpickler`` replaces pickle's own (``pythagoras status`` reads
+    records whose classes it cannot import with one).
     """
     view = memoryview(payload)
     try:
@@ -120,6 +123,8 @@ def load_value(payload: bytes | bytearray | memoryview) -> Any:
         position += length
     if position != len(view):
         raise CorruptRecord(f"value occupies {position} of its {len(view)} payload bytes")
+    if unpickler is not None:
+        return unpickler(io.BytesIO(stream), buffers=buffers).load()
     return pickle.loads(stream, buffers=buffers)
 
 

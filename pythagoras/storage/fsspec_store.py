@@ -93,6 +93,11 @@ class FsspecStore(Store):
         self._skew = 0.0  # the store's clock minus this machine's, in seconds
         self._skew_checked = -float("inf") if self.remote else float("inf")
 
+    @property
+    def root(self) -> str:
+        """The fsspec path that keys are under (``bucket/prefix`` for ``s3://bucket/prefix``)."""
+        return self._root
+
     def _path(self, key: str) -> str:
         return f"{self._root}/{check_key(key)}"
 
@@ -277,7 +282,8 @@ class FsspecStore(Store):
         return self._skew
 
 
-def _modified(info: dict[str, Any]) -> float:
+def modified_time(info: dict[str, Any]) -> float | None:
+    """When an fsspec ``info`` entry says its object was last written (a POSIX time), or None."""
     for field in ("LastModified", "mtime", "updated", "modified", "last_modified", "created"):
         value = info.get(field)
         if isinstance(value, datetime):
@@ -289,8 +295,15 @@ def _modified(info: dict[str, Any]) -> float:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
             except ValueError:
                 continue
-    raise StoreError(f"the fsspec backend gives no modification time in {sorted(info)}; "
-                     "pythagoras needs one to date leases")
+    return None
+
+
+def _modified(info: dict[str, Any]) -> float:
+    found = modified_time(info)
+    if found is None:
+        raise StoreError(f"the fsspec backend gives no modification time in {sorted(info)}; "
+                         "pythagoras needs one to date leases")
+    return found
 
 
 def open_fsspec_store(location: str, storage_options: dict[str, object]) -> FsspecStore:
