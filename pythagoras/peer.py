@@ -16,7 +16,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
@@ -63,6 +64,7 @@ class Peer:
         self._candidates: list[str] = []
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
         self._running: dict[CallAddress, Claim] = {}  # by the address of the request running
+        self._held: dict[CallAddress, Claim] = {}  # calls computed in a caller's thread here
         self._busy: set[CallAddress] = set()  # the calls running here: not polled for
         self._requests: dict[str, set[Future[Any]]] = {}  # own request key -> futures awaiting it
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
@@ -92,6 +94,26 @@ class Peer:
             self._start()
             self._cv.notify_all()
         return future
+
+    @contextmanager
+    def holding(self, address: CallAddress) -> Iterator[bool]:
+        """Claim a call that the caller computes in its own thread (a pure function called
+        directly): True if this peer now holds the claim, renewed by the heartbeat until the
+        block ends and then released; False if another peer holds it (wait for its result)."""
+        claim = self.swarm.claim(address, self.id)
+        if claim is None:
+            yield False
+            return
+        with self._cv:
+            self._held[address] = claim
+            self._start()  # the heartbeat keeps the lease fresh however long the call takes
+        try:
+            yield True
+        finally:
+            with self._leases:
+                with self._cv:
+                    self._held.pop(address, None)
+                self.swarm.release(claim)
 
     def submit(self, prepared: PreparedRequest, futures: list[tuple[CallAddress, Future[Any]]]) -> None:
         """Have the request's calls run and ``futures`` (each with its call's address; equal
@@ -253,11 +275,12 @@ class Peer:
     def _heartbeat(self) -> None:
         self.swarm.announce(self.id, self._announcement())
         with self._cv:
-            claims = list(self._running.values())
+            claims = [*self._running.values(), *self._held.values()]
         for claim in claims:
             with self._leases:
                 with self._cv:
-                    if self._running.get(claim.address) is not claim:
+                    if (self._running.get(claim.address) is not claim
+                            and self._held.get(claim.address) is not claim):
                         continue  # finished since: its claim is released
                 if not self.swarm.renew(claim):
                     log.warning("pythagoras: lost the lease on %s; another peer may run it too",

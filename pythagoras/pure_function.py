@@ -115,13 +115,19 @@ class PureFunction:
         completed = self._signature.complete(args, kwargs)
         address = self._address(completed)
         value = self._results.lookup(address)
-        if value is MISSING and self.cloud.peer.swarm.claimed(address):
-            # Another peer is computing this call right now: wait for its result (serving the
-            # swarm meanwhile) rather than compute it twice; run it here if its claim lapses.
-            value = self.cloud.peer.await_result(address, direct=True).result()
-        if value is MISSING:
-            value = self._func(**completed)  # an exception propagates and nothing is stored
-            self._results.publish(address, value)
+        while value is MISSING:
+            # Claim the call and compute it here, so that another peer calling it meanwhile
+            # waits for this result; if another peer holds the claim, wait for its result
+            # (serving the swarm meanwhile), and compute it here if that claim lapses.
+            peer = self.cloud.peer
+            with peer.holding(address) as held:
+                if held:
+                    value = self._results.lookup(address)  # published before our claim?
+                    if value is MISSING:
+                        value = self._func(**completed)  # an exception propagates; nothing stored
+                        self._results.publish(address, value)
+                    return value
+            value = peer.await_result(address, direct=True).result()
         return value
 
     def async_parallel(self, calls: Iterable[Mapping[str, Any]], *,

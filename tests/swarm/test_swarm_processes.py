@@ -150,3 +150,20 @@ def test_a_direct_call_waits_for_the_peer_running_it(swarm: SwarmProcesses, tmp_
     executions = swarm.executions()
     assert len(executions) == 1, f"executed {len(executions)} times: {executions}"
     assert executions[0].by(a)
+
+
+@pytest.mark.parametrize("seconds, lease", [(0.5, 30.0), (4.0, 1.5)],
+                         ids=["together", "longer-than-the-lease"])
+def test_two_direct_calls_of_one_call_compute_it_once(swarm: SwarmProcesses, seconds: float,
+                                                       lease: float) -> None:
+    # The tutorial's cells 5-9 run on several machines at once: a call made directly by two
+    # peers runs in one of them, and the other waits for its value. The second case outlasts
+    # the lease several times over: the computing peer's heartbeat keeps its claim fresh.
+    for name in ("a", "b"):
+        swarm.peer(name, "direct", max_workers=1, lease_timeout=lease, x=7, seconds=seconds)
+    swarm.wait_ready("a", "b")
+    swarm.release()
+    assert swarm.report("a")["value"] == 49
+    assert swarm.report("b")["value"] == 49
+    executions = swarm.executions()
+    assert len(executions) == 1, f"executed {len(executions)} times: {executions}"
