@@ -41,8 +41,8 @@ _SERVER_CHECKED_CREATE = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "
 # Backends that live in this process only: a lock makes their check-then-write atomic.
 _IN_PROCESS = frozenset({"memory"})
 _IN_PROCESS_LOCK = threading.Lock()
-# S3 takes one PUT up to 5 GiB; s3fs splits anything over twice its chunk size into a
-# multipart upload, which carries no If-None-Match. One PUT keeps every create conditional.
+# S3 takes one PUT up to 5 GiB; ask s3fs never to split a record into a multipart upload, so
+# that every create is one conditional request (and a write one atomic replace).
 _ONE_PUT = {"chunksize": 2**32}
 # How often a create that S3 answers with 409 ConditionalRequestConflict is tried again.
 _CONFLICT_RETRIES = 3

@@ -4,7 +4,9 @@ Writes go to a temp name in the target's own directory and are then renamed over
 with ``os.replace``, which is atomic on POSIX file systems and on NTFS, so a reader sees a
 whole record or none. Temp names carry host, pid and a random part so that peers on several
 machines never collide, and they start with ``.`` so that every reader skips them.
-Exclusive creates use ``O_CREAT | O_EXCL``, which local disks, NFSv3+ and SMB honour.
+Exclusive creates write a temp file and hard-link it to the key (``link`` fails if the key
+exists, atomically, on local disks and NFS), falling back to ``O_CREAT | O_EXCL`` where hard
+links are not supported (some SMB shares).
 """
 
 from __future__ import annotations
