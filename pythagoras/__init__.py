@@ -5,6 +5,7 @@
 
 from .cloud import SharedStorage_P2P_Cloud
 from .errors import (
+    ArgumentTooLarge,
     CorruptRecord,
     IdentityError,
     PurityError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 _register_joblib_backend()
 
 __all__ = [
+    "ArgumentTooLarge",
     "CorruptRecord",
     "IdentityError",
     "Memory",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import Any, overload
 
+from .engines import Engine
 from .location import resolve_location
 from .executor import PythagorasExecutor
 from .peer import Peer
@@ -22,6 +24,9 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
 
     ``shared_dir_name`` is a folder path (relative paths are taken from the current directory,
     as ``open()`` takes them) or a URL; None means the embedded default location.
+    ``executor`` runs this process's share of the calls instead of a loky pool: any
+    ``concurrent.futures.Executor``, such as a dask client's ``get_executor()``
+    (``docs/engines.md``); the cloud keeps it as ``engine`` and never shuts it down.
     """
 
     def __init__(
@@ -31,12 +36,18 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         max_workers: int | None = None,
         lease_timeout: float = 30.0,
         storage_options: Mapping[str, object] | None = None,
+        secret: str | bytes | os.PathLike[str] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 0:
             raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
         if not lease_timeout > 0:
             raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
-        self.store: Store = open_store(resolve_location(shared_dir_name), storage_options)
+        self.store: Store = open_store(resolve_location(shared_dir_name), storage_options,
+                                       secret=secret)
+        if executor is not None:
+            Engine(executor, max_workers)  # a wrong one fails here, not at the first call
+        self.engine = executor
         self.max_workers = max_workers
         self.lease_timeout = float(lease_timeout)
         self._peer: Peer | None = None
@@ -49,7 +60,7 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         with self._peer_lock:
             if self._peer is None:
                 self._peer = Peer(self.store, max_workers=self.max_workers,
-                                  lease_timeout=self.lease_timeout)
+                                  lease_timeout=self.lease_timeout, executor=self.engine)
             return self._peer
 
     @property

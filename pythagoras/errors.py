@@ -44,3 +44,7 @@ class RemoteError(PythagorasError, RuntimeError):
 
 class PeersDied(PythagorasError, RuntimeError):
     """A call failed because the peers running it kept dying (a crash, the OOM killer)."""
+
+
+class ArgumentTooLarge(PythagorasError, ValueError):
+    """An argument is larger, pickled, than the swarm's limit (``$PYTHAGORAS_MAX_ARGUMENT_BYTES``)."""

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any
 
 # joblib's own copy of loky, not the loky package: with two copies in one process, a pool that a
@@ -28,6 +28,8 @@ from typing import Any
 from joblib.externals import loky  # type: ignore[import-untyped]
 
 from . import events
+from .engines import Engine
+from .errors import StoreError
 from .identity.address import CallAddress
 from .protocol import Call, Claim, Failure, PreparedRequest, Swarm, is_batch, new_peer_id, run_calls
 from .records import MISSING
@@ -41,14 +43,25 @@ log = logging.getLogger("pythagoras")
 
 
 class Peer:
-    """Serves one store: claims and runs pending calls, and waits for the results of others."""
+    """Serves one store: claims and runs pending calls, and waits for the results of others.
+
+    The calls run on a warm loky pool of ``max_workers`` processes, or on ``executor``, a
+    caller's ``concurrent.futures.Executor`` (an *engine*, ``docs/engines.md``), as many at
+    once as it has workers (capped by ``max_workers``); the peer never shuts an engine down.
+    """
 
     def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
                  max_attempts: int = 3, poll_cap: float | None = None,
-                 serve_always: bool = False) -> None:
+                 serve_always: bool = False, executor: Executor | None = None) -> None:
         self.id = new_peer_id()
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
-        self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
+        self._engine = None if executor is None else Engine(executor, max_workers)
+        self._engine_refused = False  # the engine refused a call: this peer runs no more
+        self._on_engine: dict[CallAddress, Future[Any]] = {}  # by request address
+        if self._engine is not None:
+            self.max_workers = self._engine.capacity()
+        else:
+            self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
         self.lease_timeout = lease_timeout
         if poll_cap is None:  # a folder is cheap to poll; an object store is not
             poll_cap = 1.0 if store.remote else 0.05
@@ -247,9 +260,10 @@ class Peer:
         """Notifications on a local folder, started here rather than by the caller: starting
         an observer takes watchdog some milliseconds, which a caller whose calls are all
         stored should not wait for."""
-        if not isinstance(self.swarm.store, LocalFolderStore):
+        folder = self.swarm.store.backing
+        if not isinstance(folder, LocalFolderStore):
             return
-        watch = watch_folder(self.swarm.store.location, self._on_key)
+        watch = watch_folder(folder.location, self._on_key)
         with self._cv:
             if not self._closed:
                 self._watch, watch = watch, None
@@ -273,6 +287,14 @@ class Peer:
                 self._cv.notify_all()
 
     def _heartbeat(self) -> None:
+        if self._engine is not None and not self._engine_refused:
+            try:  # a dask cluster gains and loses workers: claim as many calls as it has now
+                capacity = self._engine.capacity()
+                with self._cv:
+                    if not self._engine_refused:
+                        self.max_workers = capacity
+            except Exception as e:  # keep the last count; the engine's submit will tell
+                log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
         self.swarm.announce(self.id, self._announcement())
         with self._cv:
             claims = [*self._running.values(), *self._held.values()]
@@ -425,40 +447,72 @@ class Peer:
                             pass
         started = time.monotonic()
         work = [(call.func, call.args, call.kwargs) for call in calls]
-        for _ in range(2):  # a pool another call's crash just shut down: once more, on a new one
-            with self._cv:
-                if self._pool is None:
-                    self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
-                pool = self._pool
-            try:
-                future = pool.submit(run_calls, work)
-                break
-            except RuntimeError:  # loky's ShutdownExecutorError and BrokenProcessPool
-                with self._cv:
-                    if self._pool is pool:
-                        self._pool = None
-        else:
+        submitted = self._submit_work(work)
+        if submitted is None:
             with self._cv:
                 self._running.pop(claim.address, None)
                 self._busy.difference_update(call.address for call in calls)
             self.swarm.release(claim)
             return False
-        if not self._exit_hooked:  # after loky's hook, which its first pool's submit registers
+        future, pool = submitted
+        if self._engine is not None:
+            with self._cv:  # before the callback, which may run at once: it forgets it
+                self._on_engine[claim.address] = future
+        elif not self._exit_hooked:  # after loky's hook, which its first pool's submit registers
             self._exit_hooked = True
             _before_loky_exits(self._close_at_exit)
         if events.listened(events.STARTED):  # before the callback: started precedes finished
             location = self.swarm.store.location
             for call in calls:
                 events.fire(events.STARTED, events.CallEvent.of(call, location, self.id, "runner"))
-        future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
+        if self._engine is not None:
+            self._engine.when_done(future, lambda f: self._finished(f, claim, calls, started, pool))
+        else:
+            future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
         return True
+
+    def _submit_work(self, work: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]
+                     ) -> tuple[Future[Any], Any] | None:
+        """``run_calls(work)`` handed to the engine, or else to the warm loky pool (started
+        here, or again after a crash); with what runs it. None if it cannot be handed over:
+        an engine that refuses a call (shut down by its owner, broken) is used no more."""
+        if self._engine is not None:
+            try:
+                return self._engine.submit(run_calls, work), self._engine
+            except Exception as refused:
+                with self._cv:
+                    first, self._engine_refused = not self._engine_refused, True
+                    self.max_workers = 0  # announced at the next heartbeat: others run our calls
+                if first:
+                    log.warning("pythagoras: the engine %r refused a call (%s); this peer runs "
+                                "no more calls, other peers run them", self._engine.executor, refused)
+                return None
+        for _ in range(2):  # a pool another call's crash just shut down: once more, on a new one
+            with self._cv:
+                if self._pool is None:
+                    self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
+                pool = self._pool
+            try:
+                return pool.submit(run_calls, work), pool
+            except RuntimeError:  # loky's ShutdownExecutorError and BrokenProcessPool
+                with self._cv:
+                    if self._pool is pool:
+                        self._pool = None
+        return None
 
     def _finished(self, done: Future[Any], claim: Claim, calls: list[Call], started: float,
                   pool: Any) -> None:
         name = calls[0].name if len(calls) == 1 else f"a batch of {len(calls)} calls"
+        if self._engine is not None:
+            with self._cv:
+                if self._on_engine.get(claim.address) is done:
+                    del self._on_engine[claim.address]
         try:
             outcomes = done.result()
-        except Exception as crash:  # the worker process died: a crash, the OOM killer
+        except Exception as crash:
+            # The worker process died (a crash, the OOM killer), or the engine lost the call:
+            # a BrokenExecutor, a cancelled future, dask's KilledWorker. (run_calls catches
+            # whatever the call itself raises.)
             with self._cv:
                 self._running.pop(claim.address, None)
                 self._busy.difference_update(call.address for call in calls)
@@ -477,7 +531,14 @@ class Peer:
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
                             crash, claim.attempt)
-                self._run(claim, calls)
+                if not self._run(claim, calls) and not self._closed:
+                    # Nowhere to run it here (its claim is released): other peers run it, from
+                    # a request, which a call claimed at submit never had.
+                    key = self.swarm.publish(self.swarm.prepare(calls, self.id))
+                    with self._cv:
+                        self._own.append(key)
+                        self._news = True
+                        self._cv.notify_all()
                 return
             failure = Failure("peers_died", "PeersDied",
                               f"the worker processes running {name} died {claim.attempt - 1} times "
@@ -492,6 +553,21 @@ class Peer:
         try:
             with self._leases:  # no renewal may rewrite the claim once it is released
                 self.swarm.settle(claim, settled)
+        except Exception as error:
+            # The store refused the outcome (a full disk, a read-only folder, a store gone):
+            # tell the callers waiting here, and leave the call to the swarm.
+            log.error("pythagoras: the outcome of %s could not be stored: %s", name, error)
+            try:
+                with self._leases:
+                    self.swarm.release(claim)
+            except Exception:  # the store is failing: the lease lapses instead
+                pass
+            refused = StoreError(f"{name} ran, but its outcome could not be stored at "
+                                 f"{self.swarm.store.location!r}: {error}")
+            refused.__cause__ = error
+            for address, _, _ in settled:
+                self._resolve(address, error=refused)
+            return
         finally:
             with self._cv:
                 self._running.pop(claim.address, None)
@@ -558,9 +634,14 @@ class Peer:
         with self._cv:
             unfinished = list(self._running.values())
             pool, self._pool = self._pool, None
+            on_engine, self._on_engine = list(self._on_engine.values()), {}
         with self._leases:  # a heartbeat under way must not write a released claim back
             for claim in unfinished:
                 self.swarm.release(claim)
+        for future in on_engine:  # the engine is the caller's: only our own tasks stop
+            future.cancel()
+        if self._engine is not None:
+            self._engine.stop()
         with self._cv:
             watch, self._watch = self._watch, None
         if watch is not None:

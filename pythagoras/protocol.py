@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import xxhash
 
-from .errors import PeersDied, RemoteError, UnhashableArgument
+from .errors import ArgumentTooLarge, PeersDied, RemoteError, UnhashableArgument
 from .identity.address import CallAddress
 from .identity.values import hash_value
 from .records import MISSING, dump_value, frame, read_record
@@ -77,6 +77,22 @@ BATCH_FUNCTION: Final = "0" * 32  # the function part of a batch request's addre
 
 
 _HOST: Final = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+
+
+MAX_ARGUMENT_VAR: Final = "PYTHAGORAS_MAX_ARGUMENT_BYTES"
+DEFAULT_MAX_ARGUMENT_BYTES: Final = 2**30  # 1 GiB, pickled
+
+
+def max_argument_bytes() -> int:
+    """The largest argument a call may carry, pickled: ``$PYTHAGORAS_MAX_ARGUMENT_BYTES``, else
+    1 GiB. Every argument is written to the location and read by the peer that runs it."""
+    text = os.environ.get(MAX_ARGUMENT_VAR, "").strip()
+    if not text:
+        return DEFAULT_MAX_ARGUMENT_BYTES
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"${MAX_ARGUMENT_VAR} must be a number of bytes, not {text!r}") from None
 
 
 def new_peer_id() -> str:
@@ -299,6 +315,7 @@ class Swarm:
         functions: dict[str, tuple[Any, bytes]] = {}
         members: list[Member] = []
         call = calls[0]
+        limit = max_argument_bytes()
         try:
             for call in calls:
                 fid = call.address.function
@@ -306,8 +323,8 @@ class Swarm:
                     functions[fid] = (call.func, dump_value(call.func))
                 members.append(Member(
                     call.address, call.name,
-                    tuple(self._reference_if_large(v, values) for v in call.args),
-                    {k: self._reference_if_large(v, values) for k, v in call.kwargs.items()}))
+                    tuple(self._reference_if_large(v, values, limit) for v in call.args),
+                    {k: self._reference_if_large(v, values, limit) for k, v in call.kwargs.items()}))
             if len(members) == 1:
                 one = members[0]
                 request = Request(one.address, one.name, one.args, one.kwargs, submitter)
@@ -317,6 +334,8 @@ class Swarm:
                 request = Request(CallAddress(BATCH_FUNCTION, digest), f"a batch of {len(members)}",
                                   (), {}, submitter, tuple(members))
             payload = dump_value(request)
+        except ArgumentTooLarge:
+            raise
         except Exception as e:
             raise UnhashableArgument(
                 f"the call of {call.name} cannot be sent to the swarm: {e}. Functions and arguments "
@@ -339,8 +358,13 @@ class Swarm:
         return key
 
     @staticmethod
-    def _reference_if_large(value: Any, values: dict[str, bytes]) -> Any:
+    def _reference_if_large(value: Any, values: dict[str, bytes], limit: int) -> Any:
         payload = dump_value(value)
+        if len(payload) > limit:
+            raise ArgumentTooLarge(
+                f"an argument of {type(value).__name__} is {len(payload):,} bytes pickled, over the "
+                f"swarm's limit of {limit:,}: pass a path or a URL the function reads instead, or "
+                f"raise the limit with ${MAX_ARGUMENT_VAR}")
         if len(payload) <= LARGE_ARGUMENT:
             return value
         digest = hash_value(value).hex()

@@ -103,13 +103,14 @@ __all__ = [
 
 #: The kinds of record pythagoras writes, each under a folder (prefix) of its own name.
 KINDS: Final = ("requests", "claims", "breaks", "results", "failures", "peers", "values",
-                "functions", "metadata")
+                "functions", "metadata", "quarantine")
 
 
 # -- opening -----------------------------------------------------------------------------------
 
 
-def open_location(location: str | None, storage_options: dict[str, object] | None = None) -> Store:
+def open_location(location: str | None, storage_options: dict[str, object] | None = None,
+                  secret: str | bytes | os.PathLike[str] | None = None) -> Store:
     """The store at ``location`` (None: the default location), creating nothing.
 
     Raises :class:`StoreError` with a one-line message for a local path that does not exist,
@@ -120,7 +121,7 @@ def open_location(location: str | None, storage_options: dict[str, object] | Non
     if path is not None:
         _check_folder(path)
     try:
-        return open_store(where, storage_options)
+        return open_store(where, storage_options, secret=secret)
     except StoreError:
         raise
     except Exception as e:  # a backend's own error for bad options or credentials
@@ -173,6 +174,7 @@ class Entry:
 def list_records(store: Store) -> dict[str, dict[str, Entry]]:
     """Every record of each of :data:`KINDS`, by kind and key, with its size: one listing pass."""
     found: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+    store = store.backing  # listing and sizes need no signatures
     if isinstance(store, LocalFolderStore):
         for kind in KINDS:
             for key in store.list(f"{kind}/"):
@@ -436,6 +438,8 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
         "store": {"records": sum(k["records"] for k in kinds.values()),
                   "bytes": sum(k["bytes"] for k in kinds.values()), "kinds": kinds},
         "recent_failures": _recent_failures(store, records, recent),
+        # Records a peer with the swarm's secret refused: unsigned, or signed with another one.
+        "refused": sorted(key.removeprefix("quarantine/") for key in records["quarantine"]),
     }
 
 
@@ -496,6 +500,9 @@ def format_status(report: dict[str, Any]) -> str:
     lines.append(f"{'calls':<10}{text}")
     store = report["store"]
     lines.append(f"{'store':<10}{_size(store['bytes'])} in {_plural(store['records'], 'record')}")
+    if report["refused"]:
+        lines.append(f"{'refused':<10}{_plural(len(report['refused']), 'record')} unsigned or signed "
+                     "with another secret, moved to quarantine/ and never loaded")
     shown = report["recent_failures"]
     if shown:
         lines.append(f"{'failures':<10}the {len(shown)} most recent of {calls['failed']}:")

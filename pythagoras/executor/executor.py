@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import os
 import threading
@@ -13,7 +14,7 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
 from .. import events
-from ..errors import StoreError
+from ..errors import PurityError, StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
@@ -21,6 +22,7 @@ from ..location import resolve_location
 from ..peer import Peer
 from ..plugins import open_store, plugin_manager
 from ..progress import ExecutorProgress, wanted
+from ..storage.signed import resolve_secret
 from ..protocol import Call
 from ..unique import unique_hex
 from ..records import MISSING
@@ -38,6 +40,12 @@ class PythagorasExecutor(Executor):
     tutorial's decorator or a peer on another machine) returns it at once; with ``cache=False``
     every submit runs once, as a call of its own. ``progress=True`` draws a tqdm bar of every
     call submitted, until shutdown (None: where someone watches, a terminal or a notebook).
+
+    ``executor`` is an engine to run this process's share of the calls on instead of the loky
+    pool: any ``concurrent.futures.Executor``, such as ``distributed.Client(...).get_executor()``
+    or a ``ThreadPoolExecutor``. The peer claims as many calls at once as the engine has
+    workers (capped by ``max_workers``), keeps their leases alive while they run, and never
+    shuts the engine down (``docs/engines.md``).
     """
 
     def __init__(
@@ -48,20 +56,20 @@ class PythagorasExecutor(Executor):
         cache: bool = True,
         lease_timeout: float = 30.0,
         storage_options: Mapping[str, object] | None = None,
-        secret: str | bytes | None = None,
+        secret: str | bytes | os.PathLike[str] | None = None,
         progress: bool | None = False,
+        executor: Executor | None = None,
     ) -> None:
         if max_workers is not None and max_workers < 0:
             raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
         if not lease_timeout > 0:
             raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
-        if secret is not None:
-            raise NotImplementedError("signed swarms (secret=) are not available yet; leave it None")
+        key = resolve_secret(secret)  # a bad secret raises here, before anything is written
         where = resolve_location(location)
         try:
-            store = open_store(where, storage_options)
-            self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout), cache,
-                        serve=True)
+            store = open_store(where, storage_options, secret=key)
+            self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout,
+                             executor=executor), cache, serve=True)
         except (StoreError, OSError) as e:
             raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
         if wanted(progress):
@@ -103,6 +111,13 @@ class PythagorasExecutor(Executor):
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         """The call with its address; TypeError for a call that cannot be identified."""
+        if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or \
+                inspect.isasyncgenfunction(fn):
+            raise PurityError(
+                f"{_name(fn)} is a generator or coroutine function: its call returns a generator "
+                "or a coroutine, which cannot be sent back from a worker nor memoized. Submit a "
+                "function that returns the values (a list), or that runs the coroutine "
+                "(asyncio.run) and returns its result")
         function_id = function_identity(fn, strict=False).hex()
         if self._cache:
             arguments = arguments_hash(fn, args, kwargs).hex()

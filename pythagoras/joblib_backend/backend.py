@@ -12,15 +12,17 @@ from inside ``submit``, recursing until RecursionError.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Executor, Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,12 +36,14 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
+from ..engines import Engine, engine_key
 from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.executor import read_from_store
 from ..identity.address import CallAddress
 from ..location import resolve_location
 from ..progress import CallBar, wanted
+from ..storage.signed import resolve_secret
 from ..protocol import Call
 from ..unique import unique_hex
 
@@ -58,10 +62,13 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     a folder in the user's cache), memoizing each call there.
 
     Give it options through joblib: ``parallel_config(backend="pythagoras", location=...,
-    max_workers=..., cache=..., lease_timeout=..., storage_options=..., progress=...)``.
+    max_workers=..., cache=..., lease_timeout=..., storage_options=..., progress=...,
+    executor=...)``. ``executor`` is an engine for this process's peer to run calls on instead
+    of its loky pool (``docs/engines.md``), such as ``client.get_executor()`` of dask.
     ``n_jobs=-1`` (the default) is every worker of the swarm's live peers, at least this
-    process's own. ``progress=True`` shows a tqdm bar of each ``Parallel`` call's tasks (None:
-    where someone watches, a terminal or a notebook); joblib's ``verbose`` still prints its own
+    process's own (with an engine: the engine's workers, for dask its threads).
+    ``progress=True`` shows a tqdm bar of each ``Parallel`` call's tasks (None: where someone
+    watches, a terminal or a notebook); joblib's ``verbose`` still prints its own
     lines.
     """
 
@@ -76,39 +83,45 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                  max_workers: int | None = None, cache: bool = True, lease_timeout: float = 30.0,
                  storage_options: Mapping[str, object] | None = None,
                  progress: bool | None = False,
-                 secret: str | bytes | None = None, nesting_level: int | None = None,
-                 inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:
+                 secret: str | bytes | os.PathLike[str] | None = None,
+                 nesting_level: int | None = None,
+                 inner_max_num_threads: int | None = None, executor: Executor | None = None,
+                 **backend_kwargs: Any) -> None:
         # joblib < 1.5 passes extra keywords on to object.__init__ and keeps none of them.
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads)
         self.backend_kwargs = dict(backend_kwargs)
-        if secret is not None:
-            raise NotImplementedError("signed swarms (secret=) are not available yet; leave it None")
+        self.secret = resolve_secret(secret)  # a bad secret raises here, in the caller
         self.location = location
         self.max_workers = max_workers
         self.cache = cache
         self.lease_timeout = lease_timeout
         self.storage_options = storage_options
         self.progress = progress
+        if executor is not None:
+            Engine(executor, max_workers)  # a wrong one fails here, in the caller
+        self.engine = executor  # the peer's engine (``executor=``); ``executor`` is the swarm's
         self._bar: CallBar | None = None
         self.parallel: Any = None
         self._outstanding: set[Future[Any]] = set()
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as its options: no peer, pool or thread goes with it."""
+        """Travel as its options: no peer, pool or thread goes with it. An engine goes along
+        only if it can be pickled (a thread pool or a dask client's executor cannot): the copy
+        runs its calls on the default loky pool otherwise."""
         return _rebuild, (self._options(), self.nesting_level, self.inner_max_num_threads,
-                          self.backend_kwargs)
+                          self.backend_kwargs, _if_picklable(self.engine))
 
     def _options(self) -> dict[str, Any]:
         return {"location": self.location, "max_workers": self.max_workers, "cache": self.cache,
                 "lease_timeout": self.lease_timeout, "storage_options": self.storage_options,
-                "progress": self.progress}
+                "progress": self.progress, "secret": self.secret}
 
     @property
     def executor(self) -> PythagorasExecutor:
         """This process's executor on the location, shared by every backend with the same
         options and kept warm between Parallel calls, as joblib keeps its loky pool."""
-        return _shared_executor(self._options())
+        return _shared_executor(self._options(), self.engine)
 
     # -- sizing ----------------------------------------------------------------------------
 
@@ -142,9 +155,10 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                   require: str | None = None, **backend_kwargs: Any) -> int:
         """Attach to a Parallel call; the number of workers it may count on."""
         self.parallel = parallel
-        if multiprocessing.current_process().daemon:
+        if multiprocessing.current_process().daemon and self.engine is None:
             # A daemonic process (a multiprocessing pool's worker) cannot start the peer's
-            # pool of processes: run sequentially, as joblib's loky backend does there.
+            # pool of processes: run sequentially, as joblib's loky backend does there. (An
+            # engine is the caller's: it runs where it was made.)
             warnings.warn("the pythagoras backend cannot start worker processes inside a "
                           "daemonic process; running sequentially", stacklevel=3)
             raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
@@ -310,20 +324,27 @@ _completions: queue.SimpleQueue[tuple[Callable[[Any], None], Future[Any]]] = que
 _completion_thread: threading.Thread | None = None
 
 
-def _shared_executor(options: dict[str, Any]) -> PythagorasExecutor:
+def _shared_executor(options: dict[str, Any], engine: Executor | None = None) -> PythagorasExecutor:
+    """The executor for these options and this engine (``executor=``), kept warm. An engine is
+    told apart by identity (for dask, its client's): the cached executor holds it, so its id
+    is never reused while the entry lives."""
     where = resolve_location(options["location"])
     storage = options["storage_options"]  # (its "progress" is the backend's, not the executor's)
+    secret = options["secret"]
     key = (where, options["max_workers"], options["cache"], options["lease_timeout"],
-           None if storage is None else repr(sorted(storage.items())))
+           None if storage is None else repr(sorted(storage.items())),
+           None if secret is None else hashlib.sha256(secret).hexdigest())
+    engine_part = engine_key(engine)
     with _executors_lock:
         _start_completions()
-        executor = _executors.get(key)
+        executor = _executors.get((*key, engine_part))
         if executor is None or executor._shutdown:
             executor = PythagorasExecutor(where, max_workers=options["max_workers"],
                                           cache=options["cache"],
                                           lease_timeout=options["lease_timeout"],
-                                          storage_options=storage)
-            _executors[key] = executor
+                                          executor=engine,
+                                          storage_options=storage, secret=secret)
+            _executors[(*key, engine_part)] = executor
         return executor
 
 
@@ -374,6 +395,19 @@ def _warn_once(func: Any, error: Exception) -> None:
 
 
 def _rebuild(options: dict[str, Any], nesting_level: int | None,
-             inner_max_num_threads: int | None, backend_kwargs: dict[str, Any]) -> PythagorasBackend:
+             inner_max_num_threads: int | None, backend_kwargs: dict[str, Any],
+             engine: Executor | None = None) -> PythagorasBackend:
     return PythagorasBackend(**options, nesting_level=nesting_level,
-                             inner_max_num_threads=inner_max_num_threads, **backend_kwargs)
+                             inner_max_num_threads=inner_max_num_threads, executor=engine,
+                             **backend_kwargs)
+
+
+def _if_picklable(engine: Executor | None) -> Executor | None:
+    """The engine, if it can be pickled; else None (the default loky pool)."""
+    if engine is None:
+        return None
+    try:
+        pickle.dumps(engine)
+    except Exception:  # a lock, a socket, a client's event loop
+        return None
+    return engine

@@ -21,6 +21,7 @@ from typing import Any, Literal, overload
 from ..errors import PythagorasError
 from ..storage.base import Store
 from ..storage.local import LocalFolderStore
+from ..storage.signed import resolve_secret
 from .cached import (
     AsyncMemorizedFunc,
     AsyncNotMemorizedFunc,
@@ -68,6 +69,7 @@ class Memory:
         backend_options: Mapping[str, object] | None = None,
         *,
         storage_options: Mapping[str, object] | None = None,
+        secret: str | bytes | os.PathLike[str] | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise UnknownBackend(
@@ -87,8 +89,9 @@ class Memory:
         self._verbose = verbose
         self.timestamp = time.time()
         self.backend_options = dict(storage_options or backend_options or {})
-        self._shelf = None if location is None else Shelf(location, self.backend_options)
-        if self._shelf is not None and isinstance(self._shelf.store, LocalFolderStore):
+        self._shelf = None if location is None else Shelf(location, self.backend_options,
+                                                          secret=resolve_secret(secret))
+        if self._shelf is not None and isinstance(self._shelf.store.backing, LocalFolderStore):
             _ignore_in_git(self._shelf.store.location)
 
     @property

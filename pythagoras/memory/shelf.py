@@ -57,10 +57,13 @@ class Shelf:
     """
 
     def __init__(self, location: str | os.PathLike[str] | Store,
-                 storage_options: Mapping[str, object] | None = None) -> None:
+                 storage_options: Mapping[str, object] | None = None, *,
+                 secret: bytes | None = None) -> None:
         self._location = location
         self._storage_options = dict(storage_options) if storage_options else None
-        self.store = location if isinstance(location, Store) else open_store(location, storage_options)
+        self._secret = secret
+        self.store = (location if isinstance(location, Store)
+                      else open_store(location, storage_options, secret=secret))
         self.results = ResultCache(self.store)
 
     # -- one call --------------------------------------------------------------------------
@@ -151,7 +154,7 @@ class Shelf:
     # -- identity --------------------------------------------------------------------------
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Shelf, (self._location, self._storage_options))
+        return (_reopen, (self._location, self._storage_options, self._secret))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Shelf):
@@ -167,3 +170,7 @@ class Shelf:
     def __repr__(self) -> str:
         return f"Shelf({self.store.location!r})"
 
+
+def _reopen(location: str | os.PathLike[str] | Store, storage_options: Mapping[str, object] | None,
+            secret: bytes | None) -> Shelf:
+    return Shelf(location, storage_options, secret=secret)

@@ -120,5 +120,11 @@ class Store(ABC):
         data = self.read(key)
         return None if data is None else len(data)
 
+    @property
+    def backing(self) -> Store:
+        """The store that holds the bytes: itself, or what a wrapper (a signed store) wraps.
+        For what depends on the medium only (file notifications, a folder's listing)."""
+        return self
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
