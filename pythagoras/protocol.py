@@ -564,8 +564,11 @@ class Swarm:
                 self.store.discard(claim.broke)
 
     def finished(self, address: CallAddress) -> bool:
-        """True if the call has a result or a failure record (checked, not read)."""
-        return self.store.exists(address.result_key) or self.store.exists(failure_key(address))
+        """True if the call has an intact result or failure record (its frame checked, its
+        value not loaded): a truncated or garbled one does not count, so the call runs again
+        and its record is replaced."""
+        return (self.results.contains(address)
+                or read_record(self.store, failure_key(address), FAILURE, load=False) is not MISSING)
 
     def lookup(self, address: CallAddress) -> Any:
         return self.results.lookup(address)

@@ -86,12 +86,6 @@ def settle_unless_stuck(folder: Path, future: Future[Any]) -> Any:
 
 # -- results ------------------------------------------------------------------------------------
 
-CORRUPT_RECORD_RETIRED_BUG = (
-    "bug: a serving peer retires a request whose result or failure key merely exists "
-    "(Peer._pick -> Swarm.finished checks existence, not an intact frame), so a corrupt "
-    "result or failure is never recomputed for a client that runs nothing itself: its call "
-    "is dropped and its future never settles")
-
 
 @pytest.mark.parametrize("how", DAMAGE)
 def test_a_corrupt_result_is_recomputed_by_the_submitter(
@@ -122,7 +116,6 @@ def test_a_corrupt_result_is_recomputed_by_a_pure_function_called_directly(folde
         cloud.close()
 
 
-@pytest.mark.xfail(strict=True, reason=CORRUPT_RECORD_RETIRED_BUG)
 @pytest.mark.parametrize("record", ["result", "failure"])
 def test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer(
         folder: Path, open_executor: Callable[..., PythagorasExecutor], record: str) -> None:
