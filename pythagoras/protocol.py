@@ -42,7 +42,7 @@ import xxhash
 from .errors import ArgumentTooLarge, PeersDied, RemoteError, UnhashableArgument
 from .identity.address import CallAddress
 from .identity.values import hash_value
-from .records import MISSING, dump_value, frame, read_record
+from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
 from .results import ResultCache
 from .storage.base import Store
 from .unique import unique_hex
@@ -285,8 +285,12 @@ class Swarm:
     def _publish_function(self, function_id: str, func: Any, payload: bytes) -> None:
         """Store the function by value (cloudpickle), once per function and process."""
         key = f"functions/{function_id}"
-        if not self.store.exists(key):
-            self.store.create(key, frame(FUNCTION, payload))
+        record = frame(FUNCTION, payload)
+        # Kept if it is there and intact; a truncated or garbled one (a sync service, a crash)
+        # is replaced, or no peer could ever run the function's calls.
+        if not self.store.create(key, record) and \
+                read_record(self.store, key, FUNCTION, load=False) is MISSING:
+            self.store.write(key, record)
         self._published.add(function_id)
         self._functions.setdefault(function_id, func)
 
@@ -348,7 +352,9 @@ class Swarm:
         for function_id, (func, payload) in prepared.functions.items():
             self._publish_function(function_id, func, payload)
         for key, payload in prepared.values.items():
-            if not self.store.exists(key):
+            # Content-addressed: a record of the right size is this value; one of another size
+            # (absent, truncated) is written again. Checked by size: values are large to read.
+            if self.store.size(key) != HEADER_SIZE + len(payload):
                 self.store.write(key, frame(VALUE, payload))
         key = _keys(prepared.address)[0]
         record = frame(REQUEST, prepared.request)

@@ -133,19 +133,10 @@ def test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer(
 
 # -- the records a call needs to run: request, function, large argument, claim --------------------
 
-STALE_INPUT_BUG = (
-    "bug: a corrupt function or large-argument record is never replaced: a submitter writes "
-    "functions/<fid> and values/<hash> only where the key does not exist (Swarm._publish_function, "
-    "Swarm.publish check store.exists), so every serving peer finds the record unreadable, "
-    "skips the request as 'incomplete here' and tries again each second, for ever: a client's "
-    "call never runs")
-
-
 def _incomplete(caplog: pytest.LogCaptureFixture) -> int:
     return sum("is incomplete here" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_INPUT_BUG)
 @pytest.mark.parametrize("record", ["function", "large argument"])
 def test_a_corrupt_function_or_argument_is_replaced_by_the_next_submitter(
         folder: Path, open_executor: Callable[..., PythagorasExecutor], record: str,

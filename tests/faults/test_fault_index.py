@@ -35,12 +35,12 @@ or garbage                          tests/test_records.py::test_appended_bytes_a
 a corrupt result (recomputed,       tests/faults/test_corrupt_records.py::test_a_corrupt_result_is_recomputed_by_the_submitter
 never returned)                     tests/faults/test_corrupt_records.py::test_a_corrupt_result_is_recomputed_by_a_pure_function_called_directly
                                     tests/memory/test_memory.py::test_a_corrupt_record_is_computed_again_and_repaired
-                                    tests/faults/test_corrupt_records.py::test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer (xfail)
+                                    tests/faults/test_corrupt_records.py::test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer
 a corrupt failure record            tests/test_protocol.py::test_a_corrupt_failure_record_reads_as_absent
-                                    tests/faults/test_corrupt_records.py::test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer (xfail)
+                                    tests/faults/test_corrupt_records.py::test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer
 a corrupt request, claim, function, tests/faults/test_corrupt_records.py::test_a_corrupt_request_is_skipped_and_replaced_by_the_next_submitter
 large argument or peer record       tests/faults/test_corrupt_records.py::test_a_corrupt_claim_is_held_until_it_is_stale_then_broken
-                                    tests/faults/test_corrupt_records.py::test_a_corrupt_function_or_argument_is_replaced_by_the_next_submitter (xfail)
+                                    tests/faults/test_corrupt_records.py::test_a_corrupt_function_or_argument_is_replaced_by_the_next_submitter
                                     tests/faults/test_corrupt_records.py::test_a_corrupt_peer_record_is_ignored
 sync debris: conflicted copies,     tests/storage/test_local_store.py::test_debris_is_not_listed_and_does_not_break_reads
 temp names, renamed copies          tests/storage/_store_contract.py::test_debris_named_keys_are_not_listed
@@ -58,7 +58,7 @@ a folder this user may not write    tests/faults/test_store_errors.py::test_a_fo
                                     tests/faults/test_store_errors.py::test_a_folder_refused_by_the_store_serves_stored_values_and_refuses_new_calls
                                     tests/test_cli.py::test_an_unreadable_folder
                                     tests/test_cli.py::test_permission_denied_in_process
-a store error while a value is      tests/faults/test_store_errors.py::test_a_store_error_while_the_value_is_stored_reaches_the_caller (xfail)
+a store error while a value is      tests/faults/test_store_errors.py::test_a_store_error_while_the_value_is_stored_reaches_the_caller (xfail: read-only and permission)
 stored (full, read-only, refused)
 a location that cannot be opened    tests/executor/test_executor.py::test_a_location_that_cannot_be_opened_is_a_broken_executor
 clocks minutes apart                tests/faults/test_clock_skew.py::test_clocks_minutes_apart_break_no_live_lease_and_still_break_a_dead_ones
