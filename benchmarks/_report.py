@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["descendants", "loadavg", "machine", "print_load", "reap_leftovers", "version", "write_json"]
+__all__ = ["descendants", "loadavg", "machine", "print_load", "reap_leftovers", "run_child", "version",
+           "write_json"]
 
 
 def version(dist: str) -> str | None:
@@ -103,3 +104,29 @@ def reap_leftovers(grace: float = 5.0) -> dict[str, Any]:
         except (ProcessLookupError, PermissionError):
             pass
     return {"killed_after_grace": {str(p): c for p, c in alive.items()}}
+
+
+def run_child(command: list[str], timeout: float, what: str) -> tuple[dict[str, Any], float]:
+    """Run a benchmark's child interpreter in a session of its own: the JSON object its last
+    line of stdout prints, and the wall time. A child over ``timeout`` is killed, with its
+    process group (its workers), and so is whatever it leaves running; a failure ends the run."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise SystemExit(f"{what} took over {timeout} s") from None
+    total = time.perf_counter() - t0
+    try:  # the child's workers, if any were started, leave with it
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if child.returncode != 0:
+        raise SystemExit(f"{what} failed ({child.returncode}):\n{err[-3000:]}")
+    got: dict[str, Any] = json.loads(out.splitlines()[-1])
+    return got, total

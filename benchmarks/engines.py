@@ -39,9 +39,7 @@ import gc
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +48,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, machine, print_load, reap_leftovers, version, write_json
+    from ._report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, machine, print_load, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json  # type: ignore[import-not-found,no-redef]
 
 GRID = {"C": [0.1, 1, 10, 100], "gamma": [1e-4, 1e-3, 1e-2]}
 FITS = 12 * 3  # candidates x folds, one task each
@@ -221,23 +219,7 @@ def _grid_rerun(first: dict[str, Any], scheduler: str | None,
         command = [sys.executable, str(Path(__file__).resolve()), "--rerun-child", run["folder"]]
         if scheduler is not None:
             command += ["--scheduler", scheduler]
-        t0 = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True)
-        try:
-            out, err = child.communicate(timeout=opts.child_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            raise SystemExit(f"the rerun child on {run['folder']} took over {opts.child_timeout} s")
-        total = time.perf_counter() - t0
-        try:  # the child's workers, if any were started, leave with it
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if child.returncode != 0:
-            raise SystemExit(f"the rerun child failed ({child.returncode}):\n{err[-3000:]}")
-        got = json.loads(out.splitlines()[-1])
+        got, total = run_child(command, opts.child_timeout, f"the rerun child on {run['folder']}")
         runs.append({"fit_s": round(got["fit_s"], 4), "refit_s": round(got["refit_s"], 4),
                      "setup_s": round(got["setup_s"], 3), "total_wall_s": round(total, 3),
                      "executed": got["executed"],  # 0 expected

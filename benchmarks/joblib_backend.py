@@ -56,7 +56,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -68,9 +67,9 @@ from types import ModuleType
 from typing import Any
 
 try:
-    from ._report import loadavg, machine, print_load, reap_leftovers, version, write_json
+    from ._report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, machine, print_load, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the tasks -----------------------------------------------------------------------------------
 # Plain defs in this file. The main process takes them from the module ``benchmarks.joblib_backend``
@@ -294,23 +293,7 @@ def _grid_rerun(first: dict[str, Any], opts: argparse.Namespace) -> dict[str, An
         print(f"  grid_rerun {i + 1}/{len(first['pythagoras']['runs'])}: a new process ...",
               file=sys.stderr, flush=True)
         command = [sys.executable, str(Path(__file__).resolve()), "--rerun-child", run["folder"]]
-        t0 = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True)
-        try:
-            out, err = child.communicate(timeout=opts.child_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
-            raise SystemExit(f"the rerun child on {run['folder']} took over {opts.child_timeout} s")
-        total = time.perf_counter() - t0
-        try:  # the child's workers, if any were started, leave with it
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if child.returncode != 0:
-            raise SystemExit(f"the rerun child failed ({child.returncode}):\n{err[-3000:]}")
-        got = json.loads(out.splitlines()[-1])
+        got, total = run_child(command, opts.child_timeout, f"the rerun child on {run['folder']}")
         runs.append({"fit_s": round(got["fit_s"], 4), "refit_s": round(got["refit_s"], 4),
                      "imports_s": round(got["imports_s"], 3), "shutdown_s": round(got["shutdown_s"], 3),
                      "total_wall_s": round(total, 3), "executed": got["executed"],  # 0 expected
