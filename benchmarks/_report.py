@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["descendants", "loadavg", "machine", "print_load", "reap_leftovers", "run_child", "version",
+__all__ = ["descendants", "loadavg", "machine", "print_load", "kill_groups", "reap_leftovers", "run_child", "version",
            "write_json"]
 
 
@@ -130,3 +130,30 @@ def run_child(command: list[str], timeout: float, what: str) -> tuple[dict[str, 
         raise SystemExit(f"{what} failed ({child.returncode}):\n{err[-3000:]}")
     got: dict[str, Any] = json.loads(out.splitlines()[-1])
     return got, total
+
+
+def kill_groups(procs: list[Any], leftovers: list[int]) -> None:
+    """SIGKILL the process group of each of ``procs`` (started with ``start_new_session``: a
+    peer that exited may leave its pool's workers), then wait up to 5 s for each group to
+    empty; the pid of a group that does not is appended to ``leftovers``."""
+    import subprocess
+
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+    deadline = time.monotonic() + 5
+    for proc in procs:  # wait until each group is empty (killed workers get reaped)
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.01)
+        else:
+            leftovers.append(proc.pid)

@@ -48,11 +48,12 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from .joblib_backend import GRID, _data, _scores, _search  # the same search, measured there
     from ._report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
+    from joblib_backend import GRID, _data, _scores, _search  # type: ignore[import-not-found,no-redef]
     from _report import loadavg, machine, print_load, reap_leftovers, run_child, version, write_json  # type: ignore[import-not-found,no-redef]
 
-GRID = {"C": [0.1, 1, 10, 100], "gamma": [1e-4, 1e-3, 1e-2]}
 FITS = 12 * 3  # candidates x folds, one task each
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "engines.json"
 GOALS = {
@@ -67,23 +68,6 @@ def warm(x: int) -> int:
     import sklearn.svm  # type: ignore[import-untyped]  # noqa: F401
 
     return x
-
-
-def _search() -> Any:
-    from sklearn.model_selection import GridSearchCV  # type: ignore[import-untyped]
-    from sklearn.svm import SVC  # type: ignore[import-untyped]
-
-    return GridSearchCV(SVC(), GRID, cv=3)
-
-
-def _data() -> tuple[Any, Any]:
-    from sklearn.datasets import load_digits  # type: ignore[import-untyped]
-
-    return load_digits(return_X_y=True)
-
-
-def _scores(search: Any) -> list[float]:
-    return [float(s) for s in search.cv_results_["mean_test_score"]]
 
 
 def _timed_fit(config: Callable[[], Any], X: Any, y: Any) -> tuple[float, Any]:

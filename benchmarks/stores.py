@@ -73,9 +73,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, machine, print_load, reap_leftovers, version, write_json
+    from ._report import loadavg, machine, print_load, kill_groups, reap_leftovers, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, machine, print_load, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import loadavg, machine, print_load, kill_groups, reap_leftovers, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the pure functions --------------------------------------------------------------------------
 # Plain defs in this file, which runs as __main__ in this process and in every peer process
@@ -422,25 +422,7 @@ class Peers:
 
     def close(self) -> None:
         """SIGKILL every process group started here (a peer that exited may leave its worker)."""
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.monotonic() + 5
-        for proc in self.procs:
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(proc.pid, 0)
-                except (ProcessLookupError, PermissionError):
-                    break
-                time.sleep(0.01)
-            else:
-                LEFTOVER_GROUPS.append(proc.pid)
+        kill_groups(self.procs, LEFTOVER_GROUPS)
 
 
 def _mapped_by(root: Path, target: Target, name: str, peers: int, opts: argparse.Namespace,

@@ -56,9 +56,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from ._report import loadavg, machine, print_load, version, write_json
+    from ._report import kill_groups, loadavg, machine, print_load, version, write_json
 except ImportError:  # run as a script: benchmarks/NAME.py
-    from _report import loadavg, machine, print_load, version, write_json  # type: ignore[import-not-found,no-redef]
+    from _report import kill_groups, loadavg, machine, print_load, version, write_json  # type: ignore[import-not-found,no-redef]
 
 # -- the pure function ---------------------------------------------------------------------------
 # A plain def in this file. It reads only the installed modules os and time (identified by name),
@@ -244,25 +244,7 @@ class _Peers:
 
     def close(self) -> None:
         """Kill every process group started here (peers that exited may leave loky workers)."""
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.monotonic() + 5
-        for proc in self.procs:  # wait until each group is empty (killed workers get reaped)
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(proc.pid, 0)
-                except (ProcessLookupError, PermissionError):
-                    break
-                time.sleep(0.01)
-            else:
-                LEFTOVER_GROUPS.append(proc.pid)
+        kill_groups(self.procs, LEFTOVER_GROUPS)
 
 
 # -- the scenarios -------------------------------------------------------------------------------
