@@ -29,7 +29,6 @@ from joblib.externals import loky  # type: ignore[import-untyped]
 
 from . import events
 from .engines import Engine
-from .errors import StoreError
 from .identity.address import CallAddress
 from .protocol import Call, Claim, Failure, PreparedRequest, Swarm, is_batch, new_peer_id, run_calls
 from .records import MISSING
@@ -78,6 +77,7 @@ class Peer:
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
         self._running: dict[CallAddress, Claim] = {}  # by the address of the request running
         self._held: dict[CallAddress, Claim] = {}  # calls computed in a caller's thread here
+        self._unreleased: list[Claim] = []  # claims the store refused to release: retried
         self._busy: set[CallAddress] = set()  # the calls running here: not polled for
         self._requests: dict[str, set[Future[Any]]] = {}  # own request key -> futures awaiting it
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
@@ -126,7 +126,18 @@ class Peer:
             with self._leases:
                 with self._cv:
                     self._held.pop(address, None)
-                self.swarm.release(claim)
+                self._release(claim)
+
+    def _release(self, claim: Claim) -> None:
+        """Release a claim; one the store refuses to release (a folder turned read-only) is
+        released by the heartbeat once the store takes writes again. Call with ``_leases``."""
+        try:
+            self.swarm.release(claim)
+        except Exception as error:
+            log.warning("pythagoras: cannot release the claim on %s (%s); trying again at each "
+                        "heartbeat", claim.address, error)
+            with self._cv:
+                self._unreleased.append(claim)
 
     def submit(self, prepared: PreparedRequest, futures: list[tuple[CallAddress, Future[Any]]]) -> None:
         """Have the request's calls run and ``futures`` (each with its call's address; equal
@@ -295,9 +306,16 @@ class Peer:
                         self.max_workers = capacity
             except Exception as e:  # keep the last count; the engine's submit will tell
                 log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
-        self.swarm.announce(self.id, self._announcement())
+        try:  # a full disk may refuse the record and still let the leases be renewed
+            self.swarm.announce(self.id, self._announcement())
+        except Exception as error:
+            log.warning("pythagoras: cannot announce peer %s (%s)", self.id, error)
         with self._cv:
             claims = [*self._running.values(), *self._held.values()]
+            unreleased, self._unreleased = self._unreleased, []
+        for claim in unreleased:
+            with self._leases:
+                self._release(claim)
         for claim in claims:
             with self._leases:
                 with self._cv:
@@ -554,18 +572,14 @@ class Peer:
             with self._leases:  # no renewal may rewrite the claim once it is released
                 self.swarm.settle(claim, settled)
         except Exception as error:
-            # The store refused the outcome (a full disk, a read-only folder, a store gone):
-            # tell the callers waiting here, and leave the call to the swarm.
+            # The store refused the outcome (a full disk, a read-only folder, a store gone).
             log.error("pythagoras: the outcome of %s could not be stored: %s", name, error)
-            try:
-                with self._leases:
-                    self.swarm.release(claim)
-            except Exception:  # the store is failing: the lease lapses instead
-                pass
-            refused = StoreError(f"{name} ran, but its outcome could not be stored at "
-                                 f"{self.swarm.store.location!r}: {error}")
-            refused.__cause__ = error
+            failure = Failure.store_failed(name, self.swarm.store.location, error, self.id,
+                                           claim.attempt)
+            self._store_failed(claim, [address for address, _, _ in settled], failure)
             for address, _, _ in settled:
+                refused = failure.to_exception()
+                refused.__cause__ = error
                 self._resolve(address, error=refused)
             return
         finally:
@@ -585,6 +599,23 @@ class Peer:
                 self._resolve(address, value=value)
             else:
                 self._resolve(address, error=failed.to_exception())
+
+    def _store_failed(self, claim: Claim, addresses: list[CallAddress], failure: Failure) -> None:
+        """Tell every caller of the calls whose outcome the store refused, through a small
+        transient failure record where the store still takes one (a value too big for the disk
+        that is left). Where it takes nothing, the claim is given back to the swarm, now or
+        once the store takes writes again, and this peer leaves the request to others for a
+        lease: a caller elsewhere waits until some peer can store the outcome."""
+        try:
+            with self._leases:
+                self.swarm.settle(claim, [(address, None, failure) for address in addresses
+                                          if not self.swarm.finished(address)])
+            return
+        except Exception as error:
+            log.error("pythagoras: nor could its failure be stored: %s", error)
+        with self._leases:
+            self._release(claim)
+        self._skip[self.swarm.request_key(claim.address)] = time.monotonic() + self.lease_timeout
 
     def _announce_outcomes(self, calls: list[Call],
                            settled: list[tuple[CallAddress, Any, Failure | None]],
@@ -636,8 +667,11 @@ class Peer:
             pool, self._pool = self._pool, None
             on_engine, self._on_engine = list(self._on_engine.values()), {}
         with self._leases:  # a heartbeat under way must not write a released claim back
-            for claim in unfinished:
-                self.swarm.release(claim)
+            for claim in [*unfinished, *self._unreleased]:
+                try:
+                    self.swarm.release(claim)
+                except Exception as error:  # the store is failing: the lease lapses instead
+                    log.warning("pythagoras: cannot release the claim on %s (%s)", claim.address, error)
         for future in on_engine:  # the engine is the caller's: only our own tasks stop
             future.cancel()
         if self._engine is not None:

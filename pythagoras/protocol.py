@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import xxhash
 
-from .errors import ArgumentTooLarge, PeersDied, RemoteError, UnhashableArgument
+from .errors import ArgumentTooLarge, PeersDied, RemoteError, StoreError, UnhashableArgument
 from .identity.address import CallAddress
 from .identity.values import hash_value
 from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
@@ -114,8 +114,19 @@ def holder_is_gone(peer: str) -> bool:
     except ProcessLookupError:
         return True
     except OSError:  # it exists, owned by someone else
+        pass
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited and waits for its parent to reap it (Linux): it
+    renews nothing, yet signal 0 still finds it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()  # the name may hold spaces
+    except OSError:
         return False
-    return False
+    return bool(fields) and fields[0] in (b"Z", b"X")
 
 
 @dataclass(frozen=True)
@@ -187,9 +198,15 @@ class Claim:
 
 @dataclass
 class Failure:
-    """A terminal failure: the function raised (``raised``), or its peers kept dying."""
+    """A call's failure: the function raised (``raised``), its peers kept dying
+    (``peers_died``), or its outcome could not be stored (``store_failed``).
 
-    kind: str  # "raised" or "peers_died"
+    The first two are terminal: a caller gets them again until the failure is cleared. A
+    ``store_failed`` tells the callers waiting at the time (a full disk, a folder that turned
+    read-only), and a later submission of the call runs it again (:attr:`transient`).
+    """
+
+    kind: str  # "raised", "peers_died" or "store_failed"
     type_name: str
     message: str
     traceback: str
@@ -201,6 +218,9 @@ class Failure:
         """The exception to raise at a caller: its own type, the remote traceback as cause."""
         if self.kind == "peers_died":
             return PeersDied(self.message)
+        if self.kind == "store_failed":
+            code = getattr(self.exception, "errno", None)
+            return StoreError(code, self.message) if code is not None else StoreError(self.message)
         error = self.exception
         if error is None:
             error = RemoteError(f"{self.type_name}: {self.message}")
@@ -212,6 +232,23 @@ class Failure:
     def raised(cls, error: BaseException, text: str, peer: str, attempts: int) -> Failure:
         return cls("raised", f"{type(error).__module__}.{type(error).__qualname__}", str(error),
                    text, peer, attempts, error)
+
+    @classmethod
+    def store_failed(cls, name: str, location: str, error: BaseException, peer: str,
+                     attempts: int) -> Failure:
+        """``name`` ran on ``peer``, but the store at ``location`` refused its outcome."""
+        code = getattr(error, "errno", None)
+        reason = os.strerror(code) if code is not None else str(error)
+        message = (f"{name} ran on peer {peer}, but its outcome could not be stored at "
+                   f"{location!r}: {reason}. Free space on the store or let this process write "
+                   f"to it, then submit the call again")
+        return cls("store_failed", f"{type(error).__module__}.{type(error).__qualname__}",
+                   message, "", peer, attempts, OSError(code, reason) if code is not None else None)
+
+    @property
+    def transient(self) -> bool:
+        """True for a failure that a later submission of the call does not get again."""
+        return self.kind == "store_failed"
 
 
 def _as_local_class(error: BaseException) -> BaseException:
@@ -438,6 +475,11 @@ class Swarm:
         if _HEX32.fullmatch(function) is None or _HEX32.fullmatch(arguments) is None:
             return None
         return CallAddress(function, arguments)
+
+    @staticmethod
+    def request_key(address: CallAddress) -> str:
+        """The key of the request for the call (or batch) at ``address``."""
+        return _keys(address)[0]
 
     def claim(self, address: CallAddress, peer: str) -> Claim | None:
         """Take the call's lease, breaking a stale one; None if another peer holds it."""

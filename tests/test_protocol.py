@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -486,6 +487,26 @@ def test_a_batch_with_an_unpicklable_argument_fails_at_prepare_and_writes_nothin
     # The refused batches left no trace: a good one still publishes its function.
     publish_batch(swarm, [1, 2])
     assert list(swarm.store.list("functions/")) == [f"functions/{'f' * 32}"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="zombies are read from /proc (Linux)")
+def test_a_process_that_exited_but_is_not_reaped_holds_nothing() -> None:
+    """A zombie (a killed peer whose parent has not waited for it yet) still answers signal 0."""
+    from pythagoras.protocol import _HOST, holder_is_gone
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # exited: a zombie until waited for (os.waitid with WNOWAIT leaves it so)
+            info = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+            if info is not None:
+                break
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # signal 0 still finds it
+        assert holder_is_gone(f"{_HOST}-{child.pid}-abcdef")
+    finally:
+        child.wait(timeout=30)
 
 
 def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_once(

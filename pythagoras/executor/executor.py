@@ -139,7 +139,8 @@ class PythagorasExecutor(Executor):
     def _submit_calls(self, calls: list[Call], *, retry: bool = False) -> list[Future[Any]]:
         """Futures of the calls: those stored resolve at once, the rest go to the swarm as one
         request (a batch request if there are several; equal calls are sent once). A stored
-        failure is raised again unless ``retry``.
+        failure is raised again unless ``retry`` (or it is transient: an outcome the store
+        refused, which is run again).
 
         The submitter's events fire once the calls are checked (``prepare`` raises TypeError for
         one that cannot be sent) and before any can settle: ``submitted`` for each, and at once
@@ -164,7 +165,7 @@ class PythagorasExecutor(Executor):
                             stored.append((call, None))
                         continue
                     failure = swarm.failure(call.address)
-                    if failure is not None and not retry:
+                    if failure is not None and not (retry or failure.transient):
                         error = failure.to_exception()
                         future = Future()
                         futures.append(future)

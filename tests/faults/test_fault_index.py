@@ -52,13 +52,14 @@ partial arrivals and conflicts      tests/syncfolder/test_sync_folder.py::test_t
 between replicas of a synced folder tests/syncfolder/test_sync_folder.py::test_a_worker_on_the_other_replica_serves_a_submitter_without_workers
 a full disk                         tests/faults/test_store_errors.py::test_a_full_disk_refuses_new_calls_clearly_and_they_run_once_space_is_freed
                                     tests/faults/test_store_errors.py::test_a_pure_function_called_on_a_full_disk_raises_the_oserror
-                                    tests/faults/test_store_errors.py::test_a_value_too_big_for_the_disk_fails_at_a_client_with_a_store_error (xfail)
+                                    tests/faults/test_store_errors.py::test_a_value_too_big_for_the_disk_fails_at_a_client_with_a_store_error
+                                    tests/faults/test_store_errors.py::test_a_client_waits_out_a_disk_too_full_for_even_the_failure_and_gets_the_value
 a read-only folder                  tests/faults/test_store_errors.py::test_a_read_only_folder_serves_stored_values_and_refuses_new_calls_clearly
 a folder this user may not write    tests/faults/test_store_errors.py::test_a_folder_refused_to_this_process_serves_stored_values_and_refuses_new_calls
                                     tests/faults/test_store_errors.py::test_a_folder_refused_by_the_store_serves_stored_values_and_refuses_new_calls
                                     tests/test_cli.py::test_an_unreadable_folder
                                     tests/test_cli.py::test_permission_denied_in_process
-a store error while a value is      tests/faults/test_store_errors.py::test_a_store_error_while_the_value_is_stored_reaches_the_caller (xfail: read-only and permission)
+a store error while a value is      tests/faults/test_store_errors.py::test_a_store_error_while_the_value_is_stored_reaches_the_caller
 stored (full, read-only, refused)
 a location that cannot be opened    tests/executor/test_executor.py::test_a_location_that_cannot_be_opened_is_a_broken_executor
 clocks minutes apart                tests/faults/test_clock_skew.py::test_clocks_minutes_apart_break_no_live_lease_and_still_break_a_dead_ones

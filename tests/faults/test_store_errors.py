@@ -18,7 +18,10 @@ What the caller sees today (asserted below):
   (it writes its peer record first): ``BrokenExecutor``;
 - once space is freed the same executor runs calls again.
 
-A store error while a call's *value* is being stored does not reach the caller (xfail below).
+A store error while a call's *value* is being stored reaches every caller as a ``StoreError``
+with the errno: through a small transient failure record where the store still takes one (a
+later submission runs the call again), else to the callers in the peer's own process; a claim
+the store refused to release is released once it takes writes again.
 """
 
 from __future__ import annotations
@@ -77,6 +80,19 @@ def assert_consistent(disk_root: Path) -> None:
     assert not state.corrupt, f"records that do not unframe: {state.corrupt}"
     assert not state.debris, f"files left half-written: {state.debris}"
     assert not state.unfinished_claims(), f"claims left on calls without an outcome: {state.unfinished_claims()}"
+
+
+def until_consistent(disk_root: Path) -> None:
+    """``assert_consistent`` once the peers have had the time to tidy up (a few heartbeats)."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            assert_consistent(disk_root)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, float]]:
@@ -187,15 +203,6 @@ def test_a_folder_refused_by_the_store_serves_stored_values_and_refuses_new_call
 
 # -- a store error while a call's value is stored --------------------------------------------
 
-STORE_ERROR_BUG = (
-    "bug: a store error raised while a peer stores a call's outcome (Peer._finished -> "
-    "Swarm.settle) escapes into loky's done-callback, which logs and drops it: the caller's "
-    "future in this process never settles and the claim is left behind; for a call served to "
-    "another peer's client, the lease lapses, the call runs again, and after max_attempts the "
-    "client gets PeersDied ('the peers running this call died 3 times ... exhaust memory'), "
-    "recorded for good")
-
-
 def _wait_started(x: int, log: Path) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not any(json.loads(line)["x"] == x for line in _lines(log)):
@@ -228,10 +235,7 @@ FAULTS = {  # fault -> (disk kind, errno the caller should see)
 
 
 @pytest.mark.parametrize("fault", [
-    "full disk", "full disk (simulated)",
-    pytest.param("read-only", marks=pytest.mark.xfail(strict=True, reason=STORE_ERROR_BUG)),
-    pytest.param("permission", marks=pytest.mark.xfail(strict=True, reason=STORE_ERROR_BUG)),
-])
+    "full disk", "full disk (simulated)", "read-only", "permission"])
 def test_a_store_error_while_the_value_is_stored_reaches_the_caller(
         tmp_path: Path, fault: str, caplog: pytest.LogCaptureFixture) -> None:
     kind, code = FAULTS[fault]
@@ -253,25 +257,63 @@ def test_a_store_error_while_the_value_is_stored_reaches_the_caller(
                 assert time.monotonic() < deadline, "the peer never finished the call"
                 time.sleep(0.005)
             error = future.exception(timeout=SETTLE)  # TimeoutError: it never settles
+            assert isinstance(error, pythagoras.errors.StoreError), f"the caller got {error!r}"
             assert code in errnos(error), f"the caller got {error!r}"
             disk.writable()
-            assert_consistent(disk.root)
+            until_consistent(disk.root)  # a claim the folder refused to release, at a heartbeat
         finally:
             disk.writable()
             close_hard(executor)
 
 
-@pytest.mark.xfail(strict=True, reason=STORE_ERROR_BUG)
 def test_a_value_too_big_for_the_disk_fails_at_a_client_with_a_store_error(disk: Disk) -> None:
     server = PythagorasExecutor(disk.location, max_workers=1, lease_timeout=0.5)
     client = PythagorasExecutor(disk.location, max_workers=0, lease_timeout=0.5)
     try:
         error = client.submit(fx.big, 1, SIZE + 1).exception(timeout=TIMEOUT)
         assert not isinstance(error, PeersDied), f"the client was told: {error}"
+        assert isinstance(error, pythagoras.errors.StoreError), f"the client got {error!r}"
         assert errno.ENOSPC in errnos(error), f"the client got {error!r}"
+        assert "could not be stored" in str(error) and server._peer.id in str(error), str(error)
+        assert runs_of_big() == 1  # told once, not run again
+        assert_consistent(disk.root)
+        # The failure is not for good: submitted again, the call runs again (and fails again).
+        again = client.submit(fx.big, 1, SIZE + 1).exception(timeout=TIMEOUT)
+        assert errno.ENOSPC in errnos(again), f"the client got {again!r}"
+        assert runs_of_big() == 2
     finally:
         close_hard(client)
         close_hard(server)
+
+
+def test_a_client_waits_out_a_disk_too_full_for_even_the_failure_and_gets_the_value(
+        simulated: Disk, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing can be written, not even a failure record: the claim is given back, and the
+    call runs again once space is freed; the client, which runs nothing, gets the value."""
+    server = PythagorasExecutor(simulated.location, max_workers=1, lease_timeout=0.5)
+    client = PythagorasExecutor(simulated.location, max_workers=0, lease_timeout=0.5)
+    gate = tmp_path / "gate"
+    try:
+        future = client.submit(fx.gated, 2, str(gate))
+        _wait_started(2, tmp_path / "executions.jsonl")
+        simulated.fill()
+        gate.touch()
+        deadline = time.monotonic() + TIMEOUT
+        while not any("nor could its failure be stored" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the server never tried to store the failure"
+            assert not future.done(), future.exception()
+            time.sleep(0.005)
+        simulated.free()
+        assert future.result(timeout=TIMEOUT) == fx.answer(2)
+        assert sum(call["f"] == "gated" and call["x"] == 2 for call in execution_log.calls()) >= 2
+        until_consistent(simulated.root)
+    finally:
+        close_hard(client)
+        close_hard(server)
+
+
+def runs_of_big() -> int:
+    return sum(call["f"] == "big" and call["x"] == 1 for call in execution_log.calls())
 
 
 def close_hard(executor: PythagorasExecutor) -> None:

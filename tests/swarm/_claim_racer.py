@@ -2,7 +2,9 @@
 
 It opens the store, creates ``ready-<name>`` in the barrier folder, waits for the start file,
 then claims each address of ``addresses`` in order, as fast as it can, and prints one JSON
-line: ``{"won": [true, false, ...]}``. With ``lease_timeout`` below zero every existing claim
+line: ``{"won": [true, false, ...]}``. It exits only once every racer of ``racers`` is done
+(``done-<name>`` in the barrier folder): a claim whose holder on this machine has exited holds
+nothing, so a racer that left early would let a slower one break its claims. With ``lease_timeout`` below zero every existing claim
 is stale to it, so the race is to break a lease rather than to take a free one.
 """
 
@@ -35,6 +37,13 @@ def main(config: dict[str, Any]) -> int:
             return 2
         time.sleep(POLL)
     won = [swarm.claim(address, peer) is not None for address in addresses]
+    open(os.path.join(config["barrier_dir"], f"done-{config['name']}"), "x").close()
+    while not all(os.path.exists(os.path.join(config["barrier_dir"], f"done-{name}"))
+                  for name in config["racers"]):
+        if time.monotonic() > deadline:
+            print(json.dumps({"error": "the other racers never finished"}), flush=True)
+            return 2
+        time.sleep(POLL)
     print(json.dumps({"name": config["name"], "peer": peer, "won": won}), flush=True)
     return 0
 

@@ -74,7 +74,7 @@ def race(swarm: SwarmProcesses, racers: int, contested: list[CallAddress],
     for name in names:
         config = {"name": name, "store": swarm.store, "storage_options": swarm.storage_options,
                   "barrier_dir": str(swarm.barrier_dir), "start_file": str(swarm.start_file),
-                  "addresses": [[a.function, a.arguments] for a in contested],
+                  "addresses": [[a.function, a.arguments] for a in contested], "racers": names,
                   "lease_timeout": lease_timeout,
                   "deadline": max(0.0, swarm.remaining() - PEER_MARGIN)}
         swarm.start(name, [sys.executable, str(RACER), json.dumps(config)], swarm.env())
