@@ -157,6 +157,7 @@ def delete_records(store: Store, keys: list[str]) -> None:
     if isinstance(store, LocalFolderStore):
         for kind in sorted({key.partition("/")[0] for key in keys}):
             _remove_empty_folders(os.path.join(store.location, kind))
+        _remove_empty_folders(os.path.join(store.location, ".tmp"))  # the writers' temp files
 
 
 def _remove_empty_folders(top: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .storage.base import is_debris
@@ -37,7 +37,7 @@ class FolderWatch:
     """Calls ``on_key(key)`` from a watcher thread for each record that appears under the
     ``parts`` of ``root`` (its subfolders ``requests``, ``results``, ...)."""
 
-    def __init__(self, root: str, on_key: Callable[[str], None], parts: tuple[str, ...]) -> None:
+    def __init__(self, root: str, on_key: Callable[[str], None], parts: Iterable[str]) -> None:
         from watchdog.events import (
             DirCreatedEvent,
             FileCreatedEvent,
@@ -70,20 +70,27 @@ class FolderWatch:
         # renamed into place by others (sync services) are found by polling.
         # Only the parts a peer waits on: claims, values and temp names elsewhere would each
         # cost the watcher's threads work, and the GIL, for nothing.
-        handler = Handler()
-        for part in parts:
-            folder = os.path.join(prefix, part)
-            os.makedirs(folder, exist_ok=True)
-            self._observer.schedule(handler, folder, recursive=True,
-                                    event_filter=[FileCreatedEvent, DirCreatedEvent])
+        self._handler = Handler()
+        self._prefix = prefix
+        self._filter = [FileCreatedEvent, DirCreatedEvent]
+        self.parts: set[str] = set()
         self._observer.start()
+        self.add(parts)
+
+    def add(self, parts: Iterable[str]) -> None:
+        """Watch these parts too (each watched part costs the watcher work per record)."""
+        for part in sorted(set(parts) - self.parts):
+            folder = os.path.join(self._prefix, part)
+            os.makedirs(folder, exist_ok=True)
+            self._observer.schedule(self._handler, folder, recursive=True, event_filter=self._filter)
+            self.parts.add(part)
 
     def close(self) -> None:
         self._observer.stop()
 
 
 def watch_folder(root: str, on_key: Callable[[str], None],
-                 parts: tuple[str, ...] = ("requests", "results", "failures")) -> FolderWatch | None:
+                 parts: Iterable[str] = ("requests", "results", "failures")) -> FolderWatch | None:
     """A watch on ``parts`` of ``root``, or None where the OS or watchdog cannot give one
     (polling remains)."""
     try:

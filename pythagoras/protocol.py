@@ -307,6 +307,7 @@ class Swarm:
         self._functions: dict[str, Any] = {}
         self._published: set[str] = set()
         self._values: dict[str, Any] = {}
+        self._written: dict[str, float] = {}  # claim nonce -> when this peer last wrote it
 
     # -- records ---------------------------------------------------------------------------
 
@@ -316,6 +317,18 @@ class Swarm:
 
     def _write(self, key: str, kind: bytes, value: Any) -> None:
         self.store.write(key, frame(kind, dump_value(value)))
+
+    def _write_claim(self, key: str, claim: Claim, *, create: bool = False) -> bool:
+        """Write (or only create) the claim's record; if written, note when (see :meth:`release`)."""
+        started = time.monotonic()  # a lease is dated from before its write: never too young
+        record = frame(CLAIM, dump_value(claim, plain=True))
+        if create:
+            if not self.store.create(key, record):
+                return False
+        else:
+            self.store.write(key, record)
+        self._written[claim.nonce] = started
+        return True
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -485,7 +498,7 @@ class Swarm:
         """Take the call's lease, breaking a stale one; None if another peer holds it."""
         claim_key = _keys(address)[1]
         claim = Claim(address, peer)
-        if self.store.create(claim_key, frame(CLAIM, dump_value(claim))):
+        if self._write_claim(claim_key, claim, create=True):
             return claim
         age = self.store.age(claim_key)
         if age is None:
@@ -524,7 +537,7 @@ class Swarm:
         # Replace the stale claim in one atomic write: were it deleted first, another peer could
         # create a fresh claim in the gap and the count of attempts would start again.
         claim = Claim(address, peer, attempt, broke=marker)
-        self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
+        self._write_claim(claim_key, claim)
         if stale is not None and stale.broke is not None:
             self.store.discard(stale.broke)  # a breaker that died too: its marker is spent
         return claim
@@ -549,7 +562,7 @@ class Swarm:
         age = self.store.age(claim_key)
         if age is not None and age - self.skew > self.lease_timeout:
             return False  # stale: another peer may be taking it over; do not fight for it
-        self.store.write(claim_key, frame(CLAIM, dump_value(claim)))
+        self._write_claim(claim_key, claim)
         return True
 
     def record_attempt(self, claim: Claim) -> bool:
@@ -566,8 +579,16 @@ class Swarm:
         return age is not None and age - self.skew <= self.lease_timeout
 
     def release(self, claim: Claim) -> None:
-        """Give the call back to the swarm (this peer cannot run it)."""
+        """Give the call back to the swarm (this peer cannot run it, or has settled it).
+
+        The claim is read first, lest another peer's be deleted, unless this peer wrote it
+        less than half a lease ago: nobody breaks a lease that young (a peer whose clock
+        estimate is off by half a lease could, and the cost would be a duplicate run)."""
         claim_key = _keys(claim.address)[1]
+        written = self._written.pop(claim.nonce, None)
+        if written is not None and time.monotonic() - written < self.lease_timeout / 2:
+            self.store.discard(claim_key)
+            return
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is not None and current.nonce == claim.nonce:
             self.store.discard(claim_key)

@@ -50,6 +50,7 @@ class LocalFolderStore(Store):
         if not os.path.isdir(root):
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder")
         self._root = root + os.sep
+        self._temp_dir = os.path.join(root, ".tmp", "")
 
     def _path(self, key: str) -> str:
         check_key(key)
@@ -81,11 +82,15 @@ class LocalFolderStore(Store):
             os.close(fd)
 
     def _write_temp(self, path: str, data: bytes) -> str:
-        tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + _temp_suffix())
+        """Write ``data`` to a new temp file for ``path`` and return its name. Temp files live
+        in the root's ``.tmp`` folder, on the same file system as every key (a link or a
+        rename moves them into place), and outside the folders peers watch: a watcher would
+        handle each temp name as well as each record, twice the work for nothing."""
+        tmp = self._temp_dir + os.path.basename(path) + _temp_suffix()
         try:
             fd = os.open(tmp, _O_NEW, 0o666)
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.makedirs(self._temp_dir, exist_ok=True)
             fd = os.open(tmp, _O_NEW, 0o666)
         try:
             view = memoryview(data)
@@ -102,7 +107,11 @@ class LocalFolderStore(Store):
         path = self._path(key)
         tmp = self._write_temp(path, data)
         try:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:  # the key's folder is new
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(tmp)
             raise
@@ -114,7 +123,11 @@ class LocalFolderStore(Store):
         path = self._path(key)
         tmp = self._write_temp(path, data)
         try:
-            os.link(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileNotFoundError:  # the key's folder is new
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.link(tmp, path)
             return True
         except FileExistsError:
             return False
