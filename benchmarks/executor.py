@@ -15,14 +15,15 @@ measured in one run against the peers:
   ``LocalCluster`` (2 worker processes, 1 thread each, on 127.0.0.1) ``client.submit(...).result()``
   and ray (``ray.init(num_cpus=2)`` on 127.0.0.1) ``ray.get(f.remote(x))``, each where installed.
   Goal: pythagoras p50 at most 2 ms.
-- ``map_misses`` -- ``list(ex.map(inc, new_xs))`` over ``--small`` new arguments, calls per
+- ``map_misses`` -- ``list(ex.map(inc, new_xs))`` (chunks sized by the calls' round trip, the
+  default ``chunksize=None``) over ``--small`` new arguments, calls per
   second (the median of ``--repeat`` runs, interleaved with loky's), against loky
   ``executor.map(inc, xs, chunksize=1)`` (no memoization), dask
   ``client.gather(client.map(inc, xs))`` and ray ``ray.get([f.remote(x) for x in xs])``.
   Goal: at least 0.2x loky.
-- ``map_chunked`` -- the same map with ``chunksize=--chunksize`` (default 32): one batch request
-  per chunk, every call still memoized under its own address; against the same loky rate, with
-  the same goal (the issue measures memoized calls per second, not one request per call).
+- ``map_chunked`` -- the same map with ``chunksize=--chunksize`` (default 1: one request per
+  call, as ``concurrent.futures`` does; larger: one batch request per chunk, every call still
+  memoized under its own address); against the same loky rate, for comparison only.
 - ``map_queued`` -- the same over ``--large`` new arguments, all queued by one map; goal: at
   least 0.7x the ``--small`` rate of pythagoras. (If the large run is too slow for a machine,
   ``--large`` and ``--small`` pick another pair; the table names the pair it measured.)
@@ -360,11 +361,9 @@ def _rows(m: dict[str, Any], others: dict[str, dict[str, Any]], opts: argparse.N
                      "goal": None if goal is None else f">={goal:g}x", "met": None if goal is None else ratio >= goal})
     chunked = m["map_chunked"]["calls_per_s"]
     loky = m["map_misses"]["loky"]["calls_per_s"]
-    goal = GOALS["map_misses_vs_loky"]
     rows.append({"figure": f"map {opts.small:,} misses, chunksize={opts.chunksize} (calls/s)",
                  "pythagoras": chunked, "peer": "loky map chunksize=1", "peer_value": loky,
-                 "ratio": chunked / loky, "unit": "/s", "goal": f">={goal:g}x",
-                 "met": chunked / loky >= goal})
+                 "ratio": chunked / loky, "unit": "/s", "goal": None, "met": None})
     queued = m["map_queued"]["pythagoras"]["calls_per_s"]
     goal = GOALS["map_queued_vs_small"]
     rows.append({"figure": f"map {opts.large:,} misses (calls/s)", "pythagoras": queued,
@@ -490,8 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=30, help="warm-up round trips per library (default: 30)")
     parser.add_argument("--small", type=int, default=2000, help="calls in a map (default: 2000)")
     parser.add_argument("--large", type=int, default=20000, help="calls in the queued map (default: 20000)")
-    parser.add_argument("--chunksize", type=int, default=32,
-                        help="chunksize of the chunked pythagoras map (default: 32)")
+    parser.add_argument("--chunksize", type=int, default=1,
+                        help="chunksize of the second pythagoras map (default: 1)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each small map (default: 3)")
     parser.add_argument("--no-dask", action="store_true", help="skip dask even if installed")
     parser.add_argument("--no-ray", action="store_true", help="skip ray even if installed")

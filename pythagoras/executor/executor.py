@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import itertools
 import os
 import threading
 import time
@@ -26,6 +25,7 @@ from ..storage.signed import resolve_secret
 from ..protocol import Call
 from ..unique import unique_hex
 from ..records import MISSING
+from .chunks import ChunkSizes, chunks_of, take
 
 __all__ = ["PythagorasExecutor"]
 
@@ -227,33 +227,42 @@ class PythagorasExecutor(Executor):
         return settled
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1, buffersize: int | None = None) -> Iterator[Any]:
+            chunksize: int | None = None, buffersize: int | None = None) -> Iterator[Any]:
         """Like ``concurrent.futures.Executor.map``: values in input order, ``timeout`` over the
         whole iteration, work not yet started cancelled when the iterator is dropped, at most
         ``buffersize`` chunks submitted ahead of the one being waited for.
 
-        With ``chunksize > 1`` each chunk of calls is one request, claimed and run as a unit,
-        and every call in it is still memoized under its own address.
+        Each chunk of calls is one request, claimed and run as a unit, and every call in it is
+        still memoized under its own address. ``chunksize=None`` (the default) sizes the chunks
+        as joblib's ``batch_size="auto"`` does: the first calls go one a request, the rest in
+        chunks of about 50 ms by the first call's round trip, so trivial calls are batched and
+        calls of 25 ms or more go one a request (``chunks.py``). ``chunksize=1`` sends every
+        call as a request of its own, as ``concurrent.futures`` does.
         """
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1")
+        if chunksize is not None and chunksize < 1:
+            raise ValueError("chunksize must be None or >= 1")
         if buffersize is not None and buffersize < 1:
             raise ValueError("buffersize must be None or >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
-        chunks = _chunks(zip(*iterables), chunksize)
+        sizes = ChunkSizes(chunksize, probes=max(2, 2 * self._peer.max_workers))
+        chunks = chunks_of(zip(*iterables), sizes)
         futures: deque[Future[Any]] = deque()
 
         def submit_chunks(count: int | None) -> None:
-            for chunk in chunks if count is None else _take(chunks, count):
+            for chunk in chunks if count is None else take(chunks, count):
                 self._check_open()
-                futures.extend(self._submit_calls([self._call(fn, args, {}) for args in chunk]))
+                calls = [self._call(fn, args, {}) for args in chunk]
+                started = time.monotonic()
+                submitted = self._submit_calls(calls)
+                sizes.sent([future for future in submitted if not read_from_store(future)], started)
+                futures.extend(submitted)
 
         submit_chunks(buffersize)
 
         def results() -> Iterator[Any]:
             while futures:
                 future = futures.popleft()
-                if buffersize is not None and len(futures) < buffersize * chunksize:
+                if buffersize is not None and len(futures) < buffersize * sizes.next():
                     submit_chunks(1)
                 try:
                     value = future.result(None if deadline is None else deadline - time.monotonic())
@@ -368,19 +377,6 @@ class _MapResults(Iterator[Any]):
 
     def __del__(self) -> None:
         self.close()
-
-
-def _chunks(calls: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    while chunk := list(itertools.islice(calls, size)):
-        yield chunk
-
-
-def _take(iterator: Iterator[Any], count: int) -> Iterator[Any]:
-    for _ in range(count):
-        try:
-            yield next(iterator)
-        except StopIteration:
-            return
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -66,11 +66,13 @@ def test_misses_run_on_the_engine_and_hits_never_reach_it(
         executions: Callable[[], list[Any]]) -> None:
     engine = engines(2)
     executor = open_executor(executor=engine)
-    assert list(executor.map(calls.square, range(6), timeout=TIMEOUT)) == [x * x for x in range(6)]
+    assert list(executor.map(calls.square, range(6), chunksize=1, timeout=TIMEOUT)) == [
+        x * x for x in range(6)]
     assert engine.submitted == 6
     assert sorted(ran(executions, "square")) == list(range(6))
     # Stored calls resolve from the folder; only the two new ones reach the engine.
-    assert list(executor.map(calls.square, range(8), timeout=TIMEOUT)) == [x * x for x in range(8)]
+    assert list(executor.map(calls.square, range(8), chunksize=1, timeout=TIMEOUT)) == [
+        x * x for x in range(8)]
     assert engine.submitted == 8
     assert sorted(ran(executions, "square")) == list(range(8))
     retired(executor)

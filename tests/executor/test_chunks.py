@@ -19,6 +19,7 @@ import pytest
 from _executor_contract import TIMEOUT, keys, wait_until
 
 from pythagoras import PythagorasExecutor
+from pythagoras.executor import chunks
 from pythagoras.protocol import BATCH_FUNCTION, RemoteTraceback
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)
@@ -120,6 +121,55 @@ def test_hits_and_misses_in_one_chunk(
     results = executor.map(fx.square, range(9), chunksize=3, timeout=TIMEOUT)
     assert list(results) == squares(range(9))
     assert executed(executions, "square") == Counter(range(9))  # the hits did not run again
+
+
+# -- chunks sized by the calls' round trip (chunksize=None, the default) -------------------------
+
+
+def requests_sent(executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of calls in each request the executor sends from now on, in order."""
+    sent: list[int] = []
+    send = executor._peer.submit
+
+    def counted(request: Any, waiting: list[Any]) -> None:
+        sent.append(len(waiting))
+        send(request, waiting)
+
+    monkeypatch.setattr(executor._peer, "submit", counted)
+    return sent
+
+
+def test_an_auto_sized_map_of_quick_calls_sends_them_in_chunks_each_call_memoized(
+        executor: PythagorasExecutor, executions: Callable[[], list[Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The thresholds scaled up so that no slow moment of a busy machine can make these calls
+    # look slow: every probe comes back, and any round trip under TARGET / 2 gives chunks of 2+.
+    monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
+    sent = requests_sent(executor, monkeypatch)
+    assert list(executor.map(fx.square, range(300), timeout=TIMEOUT)) == squares(range(300))
+    probes = 2 * executor._peer.max_workers
+    assert sent[:probes] == [1] * probes and len(sent) > probes
+    assert sent[probes] > 1 and sum(sent) == 300
+    assert executed(executions, "square") == Counter(range(300))
+    assert len(keys(executor, "results/")) == 300  # each under its own address
+
+
+def test_an_auto_sized_map_of_calls_slower_than_probing_sends_each_call_alone(
+        executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = requests_sent(executor, monkeypatch)
+    seconds = 4 * chunks.PROBING  # no probe can come back while the size is measured
+    assert list(executor.map(fx.nap, range(6), [seconds] * 6, timeout=TIMEOUT)) == list(range(6))
+    assert sent == [1] * 6
+
+
+def test_an_auto_sized_map_of_stored_calls_writes_no_request(
+        executor: PythagorasExecutor, open_executor: Callable[..., PythagorasExecutor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    precompute(open_executor, list(range(5)))
+    sent = requests_sent(executor, monkeypatch)
+    assert list(executor.map(fx.square, range(7), timeout=TIMEOUT)) == squares(range(7))
+    assert sent == [1, 1]  # the two new calls, probes both
 
 
 # -- requests: one per chunk, served by any peer ------------------------------------------------
