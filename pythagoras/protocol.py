@@ -323,7 +323,7 @@ class Swarm:
         started = time.monotonic()  # a lease is dated from before its write: never too young
         record = frame(CLAIM, dump_value(claim, plain=True))
         if create:
-            if not self.store.create(key, record):
+            if not self.store.create_small(key, record):
                 return False
         else:
             self.store.write(key, record)

@@ -148,9 +148,9 @@ MISSING: Final = _Missing()
 
 def read_record(store: Store, key: str, kind: bytes, *, load: bool = True) -> Any:
     """The value of the record at ``key`` (True if not ``load``), or :data:`MISSING` where it is
-    absent or corrupt; a corrupt one is reported once."""
+    absent, empty or corrupt; a corrupt one is reported once."""
     data = store.read(key)
-    if data is None:
+    if not data:  # absent, or empty: a small record being written in place (create_small)
         return MISSING
     try:
         payload = unframe(data, kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -87,6 +88,22 @@ def test_one_claim_per_call_while_its_lease_is_fresh(swarm: Swarm, clock: FakeCl
     assert swarm.claimed(address(1))
     clock.now += LEASE  # exactly the lease: still fresh
     assert swarm.claim(address(1), "peer-b") is None
+
+
+def test_a_claim_found_empty_is_one_being_written_and_holds_the_call_until_stale(
+        swarm: Swarm, store: CountingStore, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    # A claim is written in place: another peer may find the file empty, between its creation
+    # and its one write (or for good, if the writer died just then).
+    claim_key = f"claims/{address(1).function}.{address(1).arguments}"
+    store.write(claim_key, b"")
+    with caplog.at_level(logging.WARNING, logger="pythagoras"):
+        assert swarm.claim(address(1), "peer-b") is None
+        clock.now += LEASE
+        assert swarm.claim(address(1), "peer-b") is None
+    assert caplog.text == ""  # not reported as corrupt: nothing is wrong with it
+    clock.now += 1
+    taken = swarm.claim(address(1), "peer-b")
+    assert taken is not None and taken.attempt == 2 and taken.broke is not None
 
 
 def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:

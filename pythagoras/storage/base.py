@@ -87,6 +87,15 @@ class Store(ABC):
         creator (claims, break markers) put a nonce in ``data``.
         """
 
+    def create_small(self, key: str, data: bytes) -> bool:
+        """:meth:`create` for a small record (a claim): a reader may find it empty while it is
+        written, never partial, and takes an empty record for one being written.
+
+        The same as :meth:`create` here; a local folder writes it in place, in one write and
+        without a temp file, a third of a claim's cost.
+        """
+        return self.create(key, data)
+
     @abstractmethod
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it existed."""

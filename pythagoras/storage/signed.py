@@ -89,8 +89,8 @@ class SignedStore(Store):
 
     def read(self, key: str) -> bytes | bytearray | None:
         data = self.inner.read(key)
-        if data is None:
-            return None
+        if not data:  # absent, or empty: being written in place (create_small), not refused
+            return data
         view = memoryview(data)
         body = view[:-_TRAILER] if len(data) >= _TRAILER else view[:0]
         if (len(data) >= _TRAILER and view[-_TRAILER:-_MAC_SIZE] == _MAGIC
@@ -123,6 +123,9 @@ class SignedStore(Store):
 
     def create(self, key: str, data: bytes) -> bool:
         return self.inner.create(key, self._signed(key, data))
+
+    def create_small(self, key: str, data: bytes) -> bool:
+        return self.inner.create_small(key, self._signed(key, data))
 
     def delete(self, key: str) -> bool:
         return self.inner.delete(key)

@@ -181,6 +181,38 @@ class StoreContract:
             assert len(winners) == 1, f"round {r}: winners {winners}"
             assert store.read(f"claims/r{r}") == f"thread-{winners[0]}".encode()
 
+    def test_create_small_succeeds_once_and_never_overwrites(self, store: Store) -> None:
+        assert store.create_small("claims/f.a", b"first") is True  # its folder is new
+        assert store.create_small("claims/f.a", b"second") is False
+        assert store.create("claims/f.a", b"third") is False
+        assert store.read("claims/f.a") == b"first"
+        store.write("claims/f.b", b"written")
+        assert store.create_small("claims/f.b", b"created") is False
+        assert store.read("claims/f.b") == b"written"
+        assert store.create_small("big", ONE_MIB) is True  # a large one works, as create
+        assert store.read("big") == ONE_MIB
+
+    def test_concurrent_small_creates_from_threads_exactly_one_wins(self, store: Store) -> None:
+        if not store.atomic_create:
+            pytest.skip(f"{type(store).__name__}.create is advisory (atomic_create is False)")
+        n_threads, rounds = 4, 25
+        barrier = threading.Barrier(n_threads, timeout=TIMEOUT)
+        wins: list[list[int]] = [[] for _ in range(rounds)]
+
+        def contender(i: int) -> Callable[[], None]:
+            def run() -> None:
+                for r in range(rounds):
+                    barrier.wait()
+                    if store.create_small(f"claims/r{r}", f"thread-{i}".encode() * 20):
+                        wins[r].append(i)
+
+            return run
+
+        run_threads([contender(i) for i in range(n_threads)])
+        for r, winners in enumerate(wins):
+            assert len(winners) == 1, f"round {r}: winners {winners}"
+            assert store.read(f"claims/r{r}") == f"thread-{winners[0]}".encode() * 20
+
     # -- delete ------------------------------------------------------------------------------
 
     def test_delete_reports_whether_the_key_existed(self, store: Store) -> None:

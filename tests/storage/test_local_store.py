@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _store_contract import StoreContract
@@ -80,6 +81,52 @@ def test_write_and_create_leave_no_temp_files(store: LocalFolderStore, root: Pat
     assert store.create("a/c", b"4") is False  # the losing create must clean up its temp file too
     store.write("top", b"")
     assert files_under(root) == ["a/b", "a/c", "top"]
+
+
+def test_a_small_create_writes_in_place_in_one_write_and_a_large_one_through_a_temp_file(
+    store: LocalFolderStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In place: a reader on this machine sees the file empty or whole, never partial, as long
+    # as the bytes go in one write() of at most a page.
+    opened: list[str] = []
+    writes: list[int] = []
+    real_open, real_write = os.open, os.write
+
+    def open_spy(path: str, flags: int, *args: Any) -> int:
+        opened.append(path)
+        return real_open(path, flags, *args)
+
+    def write_spy(fd: int, data: Any) -> int:
+        writes.append(len(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "open", open_spy)
+    monkeypatch.setattr(os, "write", write_spy)
+    claim = b"c" * 4096
+    assert store.create_small("claims/f.a", claim) is True
+    assert [Path(p) for p in opened] == [root / "claims" / "f.a"] * 2  # again once its folder is made
+    assert writes == [4096]
+    opened.clear()
+    assert store.create_small("claims/f.b", claim + b"c") is True  # more than a page: a temp file
+    assert Path(opened[0]).parent == root / ".tmp"
+    monkeypatch.undo()
+    assert store.read("claims/f.a") == claim and store.read("claims/f.b") == claim + b"c"
+    assert files_under(root) == ["claims/f.a", "claims/f.b"]
+
+
+def test_a_small_create_that_fails_to_write_leaves_nothing(
+    store: LocalFolderStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    store.write("claims/other", b"x")
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        store.create_small("claims/f.a", b"claim")
+    monkeypatch.undo()
+    assert files_under(root) == ["claims/other"]  # not an empty claim that would block the call
+    assert store.create_small("claims/f.a", b"claim") is True
 
 
 def test_temp_files_are_hidden_and_carry_the_tmp_marker(

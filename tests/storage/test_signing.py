@@ -21,6 +21,7 @@ from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud, kw_a
 from pythagoras.identity.address import CallAddress
 from pythagoras.plugins import open_store
 from pythagoras.protocol import Swarm
+from pythagoras.records import MISSING, read_record
 from pythagoras.status import status
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
@@ -94,6 +95,23 @@ def test_a_record_not_signed_by_this_secret_is_refused_and_moved_aside(
     assert inner.read(aside[0]) == forged  # kept, as it was, for a human to look at
     assert signed.refused == 1
     assert "refused the record results/f/ab/abcd" in caplog.text
+
+
+def test_an_empty_record_is_one_being_written_not_refused(
+    inner: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A claim is written in place (create_small): a reader may find it empty for a moment.
+    # Moving it aside would take the claim from the peer writing it.
+    signed = SignedStore(inner, b"secret")
+    inner.write("claims/f.a", b"")
+    with caplog.at_level(logging.WARNING, logger="pythagoras"):
+        assert signed.read("claims/f.a") == b""
+        assert read_record(signed, "claims/f.a", b"C") is MISSING
+    assert inner.read("claims/f.a") == b"" and list(inner.list("quarantine/")) == []
+    assert signed.refused == 0 and caplog.text == ""
+    assert signed.create_small("claims/f.a", b"claim") is False
+    assert signed.create_small("claims/f.b", b"claim") is True
+    assert signed.read("claims/f.b") == b"claim"
 
 
 def test_a_forged_claim_does_not_block_the_call(inner: MemoryStore) -> None:
