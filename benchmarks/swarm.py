@@ -381,8 +381,8 @@ def _pick_cost(root: Path, sizes: list[int], picks: int, warmup: int) -> list[di
     """Peer-style picks (a listing shared by the picks that follow, then claim()) on stores holding
     ``size`` pending requests."""
     from pythagoras.identity.address import CallAddress
-    from pythagoras.protocol import Swarm
     from pythagoras.storage.local import LocalFolderStore
+    from pythagoras.swarm import Swarm
 
     rows = []
     for size in sizes:

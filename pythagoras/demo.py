@@ -27,8 +27,8 @@ from typing import TextIO
 from .cloud import SharedStorage_P2P_Cloud
 from .location import resolve_location
 from .plugins import open_store
-from .protocol import Swarm
 from .pure_function import kw_args
+from .swarm import Swarm
 from .unique import unique_hex
 
 __all__ = ["run", "very_slow_function"]

@@ -29,8 +29,8 @@ a result nor a failure, and a batch claimed without a request, whose members are
 counts as one. ``done``: result records; ``failed``: failure records. A request or claim of a
 call that is finished already (a peer died between publishing and retiring) is in neither.
 
-**Liveness** is the protocol's lease rule (:meth:`pythagoras.protocol.Swarm.live_peers`,
-:meth:`~pythagoras.protocol.Swarm.claim`): a peer record or claim is live while its age by the
+**Liveness** is the protocol's lease rule (:meth:`pythagoras.swarm.Swarm.live_peers`,
+:meth:`~pythagoras.swarm.Swarm.claim`): a peer record or claim is live while its age by the
 store's clock is at most ``--lease-timeout`` (default 30 s, the swarm's default; peers do not
 record theirs) and its holder is not a process of this machine that no longer exists.
 Stale peers are listed with the live ones, marked ``stale``.
@@ -83,13 +83,13 @@ from .protocol import (
     Claim,
     Failure,
     Request,
-    Swarm,
     holder_is_gone,
 )
 from .records import load_value, unframe
 from .storage.base import Store, is_debris
 from .storage.fsspec_store import FsspecStore, modified_time
 from .storage.local import LocalFolderStore
+from .swarm import Swarm
 
 __all__ = [
     "KINDS",

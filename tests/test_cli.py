@@ -34,11 +34,12 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity
 from pythagoras.plugins import open_store
-from pythagoras.protocol import _HOST, CLAIM, Call, Failure, Swarm
+from pythagoras.protocol import _HOST, CLAIM, Call, Failure
 from pythagoras.records import frame, read_record
 from pythagoras.clear import plan_clear, run_clear
 from pythagoras.status import KINDS, open_location, run_status, status
 from pythagoras.storage.base import is_debris
+from pythagoras.swarm import Swarm
 
 pytestmark = pytest.mark.timeout(300)
 

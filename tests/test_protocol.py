@@ -22,13 +22,13 @@ from pythagoras.protocol import (
     Call,
     Failure,
     RemoteTraceback,
-    Swarm,
     failure_key,
     run_call,
 )
 from pythagoras.records import MISSING
 from pythagoras.storage.base import is_debris
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.swarm import Swarm
 
 LEASE = 30.0
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from pythagoras.identity.address import CallAddress
 from pythagoras.plugins import open_store
-from pythagoras.protocol import Swarm, new_peer_id
+from pythagoras.protocol import new_peer_id
+from pythagoras.swarm import Swarm
 
 POLL = 0.001
 

@@ -24,7 +24,8 @@ from s3_server import S3Location
 
 from pythagoras.identity.address import CallAddress
 from pythagoras.plugins import open_store
-from pythagoras.protocol import Swarm, new_peer_id
+from pythagoras.protocol import new_peer_id
+from pythagoras.swarm import Swarm
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX"),
