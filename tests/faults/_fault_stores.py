@@ -64,6 +64,10 @@ class FaultyStore(LocalFolderStore):
         self._check(data)
         return super().create(key, data)
 
+    def create_small(self, key: str, data: bytes) -> bool:
+        self._check(data)
+        return super().create_small(key, data)
+
     def delete(self, key: str) -> bool:
         if self.disk.refusing is not None:
             self._check()
