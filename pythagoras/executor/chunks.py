@@ -3,10 +3,11 @@ one sized by the calls' round trip (``chunksize=None``, as joblib's ``batch_size
 
 A request costs about a millisecond of file operations whatever its calls cost, so a map of
 trivial calls one request each runs at a small fraction of loky's rate, while a map of long
-calls in big chunks leaves peers idle at its end. The first calls of an auto-sized map go out
-one request each; as soon as one has come back (or half of :data:`TARGET` has passed without
-any), the rest go out in chunks of about :data:`TARGET` seconds by that round trip. A map whose
-calls take 25 ms or more is sent one call a request, as with ``chunksize=1``.
+calls in big chunks leaves peers idle at its end. The first calls of an auto-sized map (the
+probes) go out one request each; once they are all back, or :data:`PROBING` after the first went
+out, the rest go out in chunks of about :data:`TARGET` seconds by the shortest round trip seen.
+A map none of whose probes is back within :data:`PROBING` (calls of 25 ms or more, or nobody
+serving) is sent one call a request, as with ``chunksize=1``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class ChunkSizes:
         return settled
 
     def _measure(self) -> int:
-        """Calls a chunk from the shortest round trip back by half of TARGET after the first
-        probe went out; 1 if none came back by then (the calls are slow, or nobody serves)."""
+        """Calls a chunk by the shortest round trip of the probes back by PROBING after the
+        first went out (it waits until then, or until all are back); 1 if none is back."""
         wait(self._sent, timeout=max(0.0, self._first_sent + PROBING - time.monotonic()))
         round_trips = list(self._round_trips)
         self._sent = []  # no reference kept to futures the caller may drop

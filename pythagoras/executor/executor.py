@@ -235,8 +235,8 @@ class PythagorasExecutor(Executor):
         Each chunk of calls is one request, claimed and run as a unit, and every call in it is
         still memoized under its own address. ``chunksize=None`` (the default) sizes the chunks
         as joblib's ``batch_size="auto"`` does: the first calls go one a request, the rest in
-        chunks of about 50 ms by the first call's round trip, so trivial calls are batched and
-        calls of 25 ms or more go one a request (``chunks.py``). ``chunksize=1`` sends every
+        chunks of about 0.1 s by their round trip, so trivial calls are batched and calls of
+        25 ms or more go one a request (``chunks.py``). ``chunksize=1`` sends every
         call as a request of its own, as ``concurrent.futures`` does.
         """
         if chunksize is not None and chunksize < 1:

@@ -90,7 +90,7 @@ class SignedStore(Store):
     def read(self, key: str) -> bytes | bytearray | None:
         data = self.inner.read(key)
         if not data:  # absent, or empty: being written in place (create_small), not refused
-            return data
+            return None
         view = memoryview(data)
         body = view[:-_TRAILER] if len(data) >= _TRAILER else view[:0]
         if (len(data) >= _TRAILER and view[-_TRAILER:-_MAC_SIZE] == _MAGIC

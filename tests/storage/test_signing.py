@@ -105,7 +105,8 @@ def test_an_empty_record_is_one_being_written_not_refused(
     signed = SignedStore(inner, b"secret")
     inner.write("claims/f.a", b"")
     with caplog.at_level(logging.WARNING, logger="pythagoras"):
-        assert signed.read("claims/f.a") == b""
+        assert signed.read("claims/f.a") is None  # as if absent: no result counts as there
+        assert not signed.exists("claims/f.a")
         assert read_record(signed, "claims/f.a", b"C") is MISSING
     assert inner.read("claims/f.a") == b"" and list(inner.list("quarantine/")) == []
     assert signed.refused == 0 and caplog.text == ""
