@@ -160,7 +160,8 @@ class StoreContract:
         assert store.create("k", b"2") is True
         assert store.read("k") == b"2"
 
-    def test_concurrent_creates_from_threads_exactly_one_wins(self, store: Store) -> None:
+    @pytest.mark.parametrize("create", ["create", "create_small"])
+    def test_concurrent_creates_from_threads_exactly_one_wins(self, store: Store, create: str) -> None:
         if not store.atomic_create:
             pytest.skip(f"{type(store).__name__}.create is advisory (atomic_create is False)")
         n_threads, rounds = 8, 25
@@ -171,7 +172,7 @@ class StoreContract:
             def run() -> None:
                 for r in range(rounds):
                     barrier.wait()
-                    if store.create(f"claims/r{r}", f"thread-{i}".encode()):
+                    if getattr(store, create)(f"claims/r{r}", f"thread-{i}".encode()):
                         wins[r].append(i)  # list.append is atomic under the GIL
 
             return run
@@ -191,27 +192,6 @@ class StoreContract:
         assert store.read("claims/f.b") == b"written"
         assert store.create_small("big", ONE_MIB) is True  # a large one works, as create
         assert store.read("big") == ONE_MIB
-
-    def test_concurrent_small_creates_from_threads_exactly_one_wins(self, store: Store) -> None:
-        if not store.atomic_create:
-            pytest.skip(f"{type(store).__name__}.create is advisory (atomic_create is False)")
-        n_threads, rounds = 4, 25
-        barrier = threading.Barrier(n_threads, timeout=TIMEOUT)
-        wins: list[list[int]] = [[] for _ in range(rounds)]
-
-        def contender(i: int) -> Callable[[], None]:
-            def run() -> None:
-                for r in range(rounds):
-                    barrier.wait()
-                    if store.create_small(f"claims/r{r}", f"thread-{i}".encode() * 20):
-                        wins[r].append(i)
-
-            return run
-
-        run_threads([contender(i) for i in range(n_threads)])
-        for r, winners in enumerate(wins):
-            assert len(winners) == 1, f"round {r}: winners {winners}"
-            assert store.read(f"claims/r{r}") == f"thread-{winners[0]}".encode() * 20
 
     # -- delete ------------------------------------------------------------------------------
 
