@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, overload
@@ -15,8 +16,14 @@ from .peer import Peer
 from .plugins import open_store
 from .pure_function import PureFunction
 from .storage.base import Store
+from .worker import worker_store
 
 __all__ = ["SharedStorage_P2P_Cloud"]
+
+# The clouds open in this process, by location: a pure function that arrives by value (called
+# inside another's call) reaches its swarm through the one open here.
+_OPEN: weakref.WeakValueDictionary[str, SharedStorage_P2P_Cloud] = weakref.WeakValueDictionary()
+_OPEN_LOCK = threading.Lock()
 
 
 class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
@@ -53,6 +60,29 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         self._peer: Peer | None = None
         self._executor: PythagorasExecutor | None = None
         self._peer_lock = threading.RLock()
+        with _OPEN_LOCK:
+            _OPEN.setdefault(self.store.location, self)
+
+    @classmethod
+    def reopened(cls, location: str) -> SharedStorage_P2P_Cloud:
+        """The cloud a pure function that arrives by value uses: the one this process has on
+        ``location`` (with its options and secret); in a worker of a peer on it, one on the
+        worker's lending peer (``Peer.lending``); else a new one that runs nothing itself."""
+        with _OPEN_LOCK:
+            cloud = _OPEN.get(location)
+        if cloud is not None:
+            return cloud
+        store = worker_store(location)
+        if store is None:
+            return cls(location, max_workers=0)
+        cloud = cls.__new__(cls)
+        cloud.store, cloud.engine, cloud.max_workers = store, None, 0
+        cloud._peer = Peer.lending_for(store)
+        cloud.lease_timeout = cloud._peer.lease_timeout
+        cloud._executor = None
+        cloud._peer_lock = threading.RLock()
+        with _OPEN_LOCK:
+            return _OPEN.setdefault(location, cloud)
 
     @property
     def peer(self) -> Peer:
@@ -75,7 +105,7 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         """Leave the swarm: finish running calls and stop this process's peer."""
         with self._peer_lock:
             peer, self._peer, self._executor = self._peer, None, None
-        if peer is not None:
+        if peer is not None and not peer.lends:  # a lending peer is the worker process's
             peer.close()
 
     @overload

@@ -7,7 +7,7 @@ By default a peer runs the calls it claims on a warm loky pool of its own. Given
 ``ProcessPoolExecutor``, an ``mpi4py.futures.MPIPoolExecutor``: anything with
 ``submit(fn, *args)`` returning a ``concurrent.futures.Future``. The peer still picks, claims,
 renews leases (its own thread's heartbeat), publishes and retires; the engine only runs
-``run_calls(calls)``, one task per claimed request. The engine stays the caller's: the peer
+``run_packed(...)``, one task per claimed request (:mod:`pythagoras.worker`). The engine stays the caller's: the peer
 never shuts it down.
 """
 
@@ -20,8 +20,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
-
-import cloudpickle  # type: ignore[import-untyped]
 
 __all__ = ["Engine", "engine_key"]
 
@@ -78,16 +76,14 @@ class Engine:
             return (os.cpu_count() or 1) if given is None else given
         return found if given is None else min(found, given)
 
-    def submit(self, fn: Callable[..., Any], calls: list[Any]) -> Future[Any]:
-        """``fn(calls)`` on the engine. A dask task is never shared with an equal one (``pure=False``:
-        a call run again after its worker died must run, not find the old task's error).
-        Elsewhere the calls travel by cloudpickle whatever the engine pickles with (a
-        ``ProcessPoolExecutor`` or an MPI pool uses ``pickle``, which refuses a lambda or a
-        function of ``__main__``); in a thread pool nothing is pickled at all."""
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``fn(*args)`` on the engine. A dask task is never shared with an equal one
+        (``pure=False``: a call run again after its worker died must run, not find the old
+        task's error). The arguments are plain data: the calls come packed as bytes."""
         if self.client is not None:
-            future: Future[Any] = self.executor.submit(fn, calls, pure=False)
+            future: Future[Any] = self.executor.submit(fn, *args, pure=False)
         else:
-            future = self.executor.submit(fn, _Cloudpickled(calls))
+            future = self.executor.submit(fn, *args)
         return future
 
     def when_done(self, future: Future[Any], callback: Callable[[Future[Any]], None]) -> None:
@@ -146,12 +142,3 @@ def _dask_client(executor: Any) -> Any:
         if cls.__name__ == "Client":
             return executor
     return None
-
-
-class _Cloudpickled(list):  # type: ignore[type-arg]
-    """The calls of one request: a plain list where nothing pickles it (a thread pool), and
-    pickled by cloudpickle wherever something does, even by ``pickle``: it unpickles as a
-    plain list."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return cloudpickle.loads, (cloudpickle.dumps(list(self)),)

@@ -7,6 +7,7 @@ __all__ = [
     "IdentityError",
     "PeersDied",
     "PurityError",
+    "PurityWarning",
     "PythagorasError",
     "RemoteError",
     "StoreError",
@@ -48,3 +49,7 @@ class PeersDied(PythagorasError, RuntimeError):
 
 class ArgumentTooLarge(PythagorasError, ValueError):
     """An argument is larger, pickled, than the swarm's limit (``$PYTHAGORAS_MAX_ARGUMENT_BYTES``)."""
+
+
+class PurityWarning(UserWarning):
+    """A pure function does something that defeats its memoization (it changes what it reads)."""

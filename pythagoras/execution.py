@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import pickle
 import threading
 import time
 from collections import deque
@@ -26,7 +27,9 @@ from joblib.externals import loky  # type: ignore[import-untyped]
 from . import events
 from .engines import Engine
 from .identity.address import CallAddress
-from .protocol import Call, Claim, Failure, is_batch, run_calls
+from .protocol import Call, Claim, Failure, Member, is_batch
+from .records import Pickled
+from .worker import SPLIT, StartMarks, enter_worker, pack, run_packed
 from .swarm import Swarm
 
 __all__ = ["Execution"]
@@ -57,6 +60,7 @@ class Execution:
     _waiting: dict[CallAddress, list[Future[Any]]]
     _news: bool
     _pool: Any
+    _runs: StartMarks
     _exit_hooked: bool
     _closed: bool
 
@@ -66,6 +70,7 @@ class Execution:
         def _resolve(self, address: CallAddress, *, value: Any = None,
                      error: BaseException | None = None) -> None: ...
         def _close_at_exit(self) -> None: ...
+        def _awaited(self, address: CallAddress) -> bool: ...
 
     def _pick_while_free(self) -> bool:
         picked = False
@@ -107,29 +112,11 @@ class Execution:
             if not is_batch(address) and self.swarm.finished(address):
                 self.swarm.store.discard(key)  # done already: retire the request
                 continue
-            claim = self.swarm.claim(address, self.id)
+            claim = self.swarm.claim(address, self.id, started=self._starts_at_once())
             if claim is None:
                 continue
-            try:
-                request = self.swarm.load_request(key)
-                calls = self.swarm.pending_calls(request) if request is not None else []
-            except LookupError as e:
-                # Its function or a large argument has not arrived here yet, or arrived
-                # truncated: a sync service delivers files in any order. Try again later.
-                log.info("pythagoras: %s is incomplete here (%s); trying it again later", key, e)
-                self._skip[key] = time.monotonic() + min(1.0, self.lease_timeout / 3)
-                self.swarm.release(claim)
-                continue
-            except Exception as e:
-                log.info("pythagoras: cannot load %s here (%s); leaving it to other peers", key, e)
-                self._skip[key] = float("inf")
-                self.swarm.release(claim)
-                continue
-            if request is None:  # finished and retired meanwhile
-                self.swarm.release(claim)
-                continue
-            if not calls:  # a batch whose calls all ran already
-                self.swarm.settle(claim, ())
+            calls = self._load_claimed(key, claim)
+            if not calls:
                 continue
             with self._cv:  # calls running here in another request: not twice on one peer
                 ready = [call for call in calls if call.address not in self._busy]
@@ -139,6 +126,57 @@ class Execution:
                 continue
             return self._run(claim, ready)
         return False
+
+    def _load_claimed(self, key: str, claim: Claim) -> list[Call]:
+        """The calls of the claimed request to run here; none if there are none now, each
+        such case dealt with: retried later, failed, or retired."""
+        unloadable: list[tuple[Member, BaseException]] = []
+        try:
+            request = self.swarm.load_request(key)
+            calls = self.swarm.pending_calls(request, unloadable) if request is not None else []
+        except LookupError as e:
+            # Its function or a large argument has not arrived here yet, or arrived
+            # truncated: a sync service delivers files in any order. Try again later.
+            log.info("pythagoras: %s is incomplete here (%s); trying it again later", key, e)
+            self._skip[key] = time.monotonic() + min(1.0, self.lease_timeout / 3)
+            self.swarm.release(claim)
+            return []
+        except Exception as e:  # an argument of a class this peer cannot import
+            if not is_batch(claim.address):
+                self._cannot_load(claim, [(claim.address, e)], last=True)
+                return []
+            log.warning("pythagoras: cannot load %s here (%s); leaving it to other peers", key, e)
+            self._skip[key] = float("inf")
+            self.swarm.release(claim)
+            return []
+        if request is None:  # finished and retired meanwhile
+            self.swarm.release(claim)
+            return []
+        if unloadable:
+            self._cannot_load(claim, [(m.address, e) for m, e in unloadable], last=not calls)
+        elif not calls:  # a batch whose calls all ran already
+            self.swarm.settle(claim, ())
+        return calls
+
+    def _cannot_load(self, claim: Claim, calls: list[tuple[CallAddress, BaseException]],
+                     last: bool) -> None:
+        """Fail calls whose function or arguments cannot be loaded on this peer (a module it
+        lacks), as the call's own failure: with a process pool, loading is part of the call.
+        ``last``: the request has no other calls, so it is retired with them."""
+        failed = []
+        for address, error in calls:
+            text = (f"{type(error).__qualname__}: {error}\n(the call cannot be loaded on peer "
+                    f"{self.id}: install what it needs there, then clear the failure)\n")
+            log.warning("pythagoras: cannot load %s on this peer: %s", address, error)
+            failed.append((address, None, Failure.raised(error, text, self.id, claim.attempt)))
+        with self._leases:
+            if last:
+                self.swarm.settle(claim, failed)
+            else:
+                for address, _, failure in failed:
+                    self.swarm.fail(address, None, failure)
+        for address, _, failure in failed:
+            self._resolve(address, error=failure.to_exception())
 
     def _run(self, claim: Claim, calls: list[Call]) -> bool:
         with self._cv:
@@ -155,8 +193,8 @@ class Execution:
                         except RuntimeError:  # cancelled and notified meanwhile
                             pass
         started = time.monotonic()
-        work = [(call.func, call.args, call.kwargs) for call in calls]
-        submitted = self._submit_work(work)
+        mark = self._runs.new_mark() if self._engine is None else None
+        submitted = self._submit_work(calls, mark, claim)
         if submitted is None:
             with self._cv:
                 self._running.pop(claim.address, None)
@@ -164,6 +202,9 @@ class Execution:
             self.swarm.release(claim)
             return False
         future, pool = submitted
+        if mark is not None:
+            with self._cv:
+                self._runs.marks[claim.address] = mark
         if self._engine is not None:
             with self._cv:  # before the callback, which may run at once: it forgets it
                 self._on_engine[claim.address] = future
@@ -180,14 +221,23 @@ class Execution:
             future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
         return True
 
-    def _submit_work(self, work: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]
-                     ) -> tuple[Future[Any], Any] | None:
-        """``run_calls(work)`` handed to the engine, or else to the warm loky pool (started
-        here, or again after a crash); with what runs it. None if it cannot be handed over:
-        an engine that refuses a call (shut down by its owner, broken) is used no more."""
+    def _starts_at_once(self) -> bool:
+        """True if a call claimed now starts at once: an engine's, or on a pool whose workers
+        have all started (a claim says so, so that breaking it charges an attempt)."""
+        return self._engine is not None or self._runs.warm(self.max_workers)
+
+    def _submit_work(self, calls: list[Call], mark: str | None,
+                     claim: Claim) -> tuple[Future[Any], Any] | None:
+        """The calls, packed, handed to the engine, or else to the warm loky pool (started
+        here, or again after a crash); with what runs them. None if they cannot be handed
+        over: an engine that refuses a call (shut down by its owner, broken) is used no more.
+        A claim not yet marked started is marked by the worker as it starts the run."""
+        payload = pack([(call.func, call.args, call.kwargs) for call in calls])
+        started = None if claim.started else self.swarm.started_record(claim)
+        task = (payload, len(calls), mark, self.swarm.origins(calls), started)
         if self._engine is not None:
             try:
-                return self._engine.submit(run_calls, work), self._engine
+                return self._engine.submit(run_packed, *task), self._engine
             except Exception as refused:
                 with self._cv:
                     first, self._engine_refused = not self._engine_refused, True
@@ -199,10 +249,13 @@ class Execution:
         for _ in range(2):  # a pool another call's crash just shut down: once more, on a new one
             with self._cv:
                 if self._pool is None:
-                    self._pool = loky.ProcessPoolExecutor(max_workers=self.max_workers)
+                    self._runs.new_pool()
+                    self._pool = loky.ProcessPoolExecutor(
+                        max_workers=self.max_workers, initializer=enter_worker,
+                        initargs=(_picklable(self.swarm.store), self._runs.folder))
                 pool = self._pool
             try:
-                return pool.submit(run_calls, work), pool
+                return pool.submit(run_packed, *task), pool
             except RuntimeError:  # loky's ShutdownExecutorError and BrokenProcessPool
                 with self._cv:
                     if self._pool is pool:
@@ -212,53 +265,80 @@ class Execution:
     def _finished(self, done: Future[Any], claim: Claim, calls: list[Call], started: float,
                   pool: Any) -> None:
         name = calls[0].name if len(calls) == 1 else f"a batch of {len(calls)} calls"
-        if self._engine is not None:
-            with self._cv:
-                if self._on_engine.get(claim.address) is done:
-                    del self._on_engine[claim.address]
+        with self._cv:
+            mark = self._runs.marks.pop(claim.address, None)
+            if self._engine is not None and self._on_engine.get(claim.address) is done:
+                del self._on_engine[claim.address]
         try:
             outcomes = done.result()
         except Exception as crash:
             # The worker process died (a crash, the OOM killer), or the engine lost the call:
-            # a BrokenExecutor, a cancelled future, dask's KilledWorker. (run_calls catches
-            # whatever the call itself raises.)
-            with self._cv:
-                self._running.pop(claim.address, None)
-                self._busy.difference_update(call.address for call in calls)
-                # loky fails every pending future of a broken pool, one callback at a time:
-                # only the first replaces the pool, the others must not shut down its successor.
-                broken = pool if self._pool is pool else None
-                if broken is not None:
-                    self._pool = None
-            if broken is not None:
-                broken.shutdown(wait=False, kill_workers=True)
+            # a BrokenExecutor, a cancelled future, dask's KilledWorker. (run_packed reports
+            # whatever happens inside the worker as the call's own outcome.)
+            killed = mark is None or self._runs.died_running(mark)  # read before loky kills
+            self._crashed(claim, calls, pool)
             if self._closed:  # this peer's own shutdown stopped it; its claim is released
                 return
             if len(calls) > 1:
-                self._split(claim, calls, crash)
+                self._split(claim, calls, f"a worker died running it ({crash})")
+                return
+            if not killed:
+                # It had not started, or ran in a worker that loky killed because another
+                # worker died: it runs again, and no attempt is charged.
+                self._run_again(claim, calls)
                 return
             if self.swarm.record_attempt(claim):
                 log.warning("pythagoras: the worker running %s died (%s); attempt %d", name,
-                            crash, claim.attempt)
-                if not self._run(claim, calls) and not self._closed:
-                    # Nowhere to run it here (its claim is released): other peers run it, from
-                    # a request, which a call claimed at submit never had.
-                    key = self.swarm.publish(self.swarm.prepare(calls, self.id))
-                    with self._cv:
-                        self._own.append(key)
-                        self._news = True
-                        self._cv.notify_all()
+                            _described(crash), claim.attempt)
+                self._run_again(claim, calls)
                 return
+            deaths = claim.attempt - 1
             failure = Failure("peers_died", "PeersDied",
-                              f"the worker processes running {name} died {claim.attempt - 1} times "
-                              f"({crash}); it may crash its interpreter or exhaust memory. "
-                              "Clear the failure to try again", "", self.id, claim.attempt - 1)
+                              f"the worker process running {name} died {deaths} time"
+                              f"{'s' if deaths != 1 else ''} while running it ({_described(crash)}); "
+                              "it may crash its interpreter or exhaust memory. Clear the "
+                              "failure to try again", "", self.id, deaths)
             settled: list[tuple[CallAddress, Any, Failure | None]] = [
                 (call.address, None, failure) for call in calls]
         else:
-            settled = [(call.address, value, None if ok else
+            if outcomes == SPLIT:
+                self._crashed(claim, calls, None)
+                self._split(claim, calls, "its calls cannot be loaded together")
+                return
+            settled = [(call.address, Pickled(value) if ok else None, None if ok else
                         Failure.raised(value, text, self.id, claim.attempt))
                        for call, (ok, value, text) in zip(calls, outcomes)]
+        self._settle(claim, calls, settled, time.monotonic() - started)
+
+    def _crashed(self, claim: Claim, calls: list[Call], pool: Any) -> None:
+        """Forget a run that ended without outcomes; shut its broken pool down."""
+        with self._cv:
+            self._running.pop(claim.address, None)
+            self._busy.difference_update(call.address for call in calls)
+            # loky fails every pending future of a broken pool, one callback at a time:
+            # only the first replaces the pool, the others must not shut down its successor.
+            broken = pool if pool is not None and self._pool is pool else None
+            if broken is not None:
+                self._pool = None
+        if broken is not None:
+            broken.shutdown(wait=False, kill_workers=True)
+
+    def _run_again(self, claim: Claim, calls: list[Call]) -> None:
+        """Run a call whose worker died once more, here or, where this peer cannot (its claim
+        is released then), by other peers from a request, which a call claimed at submit
+        never had."""
+        claim.started = False
+        if not self._run(claim, calls) and not self._closed:
+            key = self.swarm.publish(self.swarm.prepare(calls, self.id))
+            with self._cv:
+                self._own.append(key)
+                self._news = True
+                self._cv.notify_all()
+
+    def _settle(self, claim: Claim, calls: list[Call],
+                settled: list[tuple[CallAddress, Any, Failure | None]], seconds: float) -> None:
+        """Store the outcomes of a run, then resolve the futures waiting here."""
+        name = calls[0].name if len(calls) == 1 else f"a batch of {len(calls)} calls"
         try:
             with self._leases:  # no renewal may rewrite the claim once it is released
                 self.swarm.settle(claim, settled)
@@ -280,16 +360,15 @@ class Execution:
                 self.executed += len(calls)
                 self._news = True  # a worker is free: pick again
                 self._cv.notify_all()
-        seconds = time.monotonic() - started
         raised = any(failure is not None for _, _, failure in settled)
         log.info("pythagoras: %s %s in %.3f s", name, "raised" if raised else "done", seconds)
         if events.listened(events.FINISHED, events.FAILED):  # published, and no lock held
             self._announce_outcomes(calls, settled, seconds)
         for address, value, failed in settled:
-            if failed is None:
-                self._resolve(address, value=value)
-            else:
+            if failed is not None:
                 self._resolve(address, error=failed.to_exception())
+            elif self._awaited(address):
+                self._resolve(address, value=value.load() if isinstance(value, Pickled) else value)
 
     def _store_failed(self, claim: Claim, addresses: list[CallAddress], failure: Failure) -> None:
         """Tell every caller of the calls whose outcome the store refused, through a small
@@ -323,11 +402,12 @@ class Execution:
                     call, location, self.id, "runner", seconds=seconds,
                     error=events.describe(error)))
 
-    def _split(self, claim: Claim, calls: list[Call], crash: BaseException) -> None:
-        """A worker died running a batch: send its calls again one request each, so that the
-        attempts count against the call that kills its worker, not against its neighbours."""
-        log.warning("pythagoras: a worker died running a batch of %d calls (%s); running them "
-                    "one by one", len(calls), crash)
+    def _split(self, claim: Claim, calls: list[Call], why: str) -> None:
+        """A batch did not run (a worker died running it, or it cannot be loaded as a whole):
+        send its calls again one request each, so that the attempts count against the call
+        that kills its worker, and a call that cannot be loaded fails alone."""
+        log.warning("pythagoras: a batch of %d calls did not run (%s); running them one by "
+                    "one", len(calls), why)
         keys = [self.swarm.publish(self.swarm.prepare([call], self.id)) for call in calls]
         with self._leases:
             self.swarm.settle(claim, ())  # retire the batch request and its claim
@@ -335,6 +415,25 @@ class Execution:
             self._own.extend(keys)
             self._news = True
             self._cv.notify_all()
+
+
+def _picklable(store: Any) -> Any:
+    """The store, for the worker processes, if it can travel there (an in-memory store holds
+    locks); else None, and calls there open the location anew."""
+    try:
+        pickle.dumps(store)
+    except Exception:
+        return None
+    return store
+
+
+def _described(crash: BaseException) -> str:
+    """A worker's death in a line: loky's explanation is a paragraph, its exit codes the news."""
+    text = str(crash)
+    for line in text.splitlines():
+        if "exit codes" in line:
+            return f"{type(crash).__name__}: {line.strip().removesuffix('.')}"
+    return f"{type(crash).__name__}: {text.splitlines()[0]}" if text else type(crash).__name__
 
 
 def _before_loky_exits(callback: Callable[[], None]) -> None:

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import Executor, Future, InvalidStateError
+from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
 from typing import Any
 
 from .engines import Engine
@@ -31,10 +31,15 @@ from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
 from .storage.local import LocalFolderStore
 from .swarm import Swarm
+from .worker import StartMarks
 
 __all__ = ["Peer"]
 
 log = logging.getLogger("pythagoras")
+
+_MAX_LENT = 256  # threads a lending peer may run calls in: one per thread that waits on it
+_LENDING: dict[str, Peer] = {}  # this process's lending peers, by location
+_LENDING_LOCK = threading.Lock()
 
 
 class Peer(Execution):
@@ -47,13 +52,23 @@ class Peer(Execution):
 
     def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
                  max_attempts: int = 3, poll_cap: float | None = None,
-                 serve_always: bool = False, executor: Executor | None = None) -> None:
+                 serve_always: bool = False, executor: Executor | None = None,
+                 lends: bool = False) -> None:
         self.id = new_peer_id()
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
+        # A lending peer (the one a worker process's calls reach the swarm through) has no
+        # workers of its own: a thread that waits on it lends itself (:meth:`lending`), and
+        # the calls it then picks run in threads of this process.
+        self.lends = lends
+        if lends:
+            executor = ThreadPoolExecutor(max_workers=_MAX_LENT, thread_name_prefix="pythagoras-lent")
+            max_workers = _MAX_LENT
         self._engine = None if executor is None else Engine(executor, max_workers)
         self._engine_refused = False  # the engine refused a call: this peer runs no more
         self._on_engine: dict[CallAddress, Future[Any]] = {}  # by request address
-        if self._engine is not None:
+        if lends:
+            self.max_workers = 0
+        elif self._engine is not None:
             self.max_workers = self._engine.capacity()
         else:
             self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
@@ -84,11 +99,22 @@ class Peer(Execution):
         self._watch: FolderWatch | None = None
         self._watched: set[str] = set()  # the parts of the folder it watches
         self._pool: Any = None
+        self._runs = StartMarks()  # how the peer tells a run that killed its worker
         self._exit_hooked = False
         self._thread: threading.Thread | None = None
         self._closed = False
         self._next_beat = 0.0
         self.executed = 0
+
+    @classmethod
+    def lending_for(cls, store: Store, lease_timeout: float = 30.0) -> Peer:
+        """This process's lending peer on ``store`` (a worker's view of its own swarm), made
+        once per location and process."""
+        with _LENDING_LOCK:
+            peer = _LENDING.get(store.location)
+            if peer is None or peer._closed:
+                peer = _LENDING[store.location] = cls(store, lease_timeout=lease_timeout, lends=True)
+            return peer
 
     # -- the caller's side -----------------------------------------------------------------
 
@@ -110,7 +136,7 @@ class Peer(Execution):
         """Claim a call that the caller computes in its own thread (a pure function called
         directly): True if this peer now holds the claim, renewed by the heartbeat until the
         block ends and then released; False if another peer holds it (wait for its result)."""
-        claim = self.swarm.claim(address, self.id)
+        claim = self.swarm.claim(address, self.id, started=True)
         if claim is None:
             yield False
             return
@@ -124,6 +150,25 @@ class Peer(Execution):
                 with self._cv:
                     self._held.pop(address, None)
                 self._release(claim)
+
+    @contextmanager
+    def lending(self) -> Iterator[None]:
+        """While the block runs (the caller waits for calls), a lending peer runs one more
+        call at once: the waiting thread's slot is the swarm's, so that a call waiting on the
+        calls it submitted never deadlocks a worker. Nothing for other peers."""
+        if not self.lends:
+            yield
+            return
+        with self._cv:
+            self.max_workers += 1
+            self._news = self._listing_due = True
+            self._start()
+            self._cv.notify_all()
+        try:
+            yield
+        finally:
+            with self._cv:
+                self.max_workers -= 1
 
     def _release(self, claim: Claim) -> None:
         """Release a claim; one the store refuses to release (a folder turned read-only) is
@@ -148,7 +193,8 @@ class Peer(Execution):
         with self._cv:
             free = (not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
                     and not any(call.address in self._busy for call in prepared.calls))
-        claim = self.swarm.claim(prepared.address, self.id) if free else None
+        claim = self.swarm.claim(prepared.address, self.id,
+                                 started=self._starts_at_once()) if free else None
         if claim is not None:
             for address, future in futures:
                 self.await_result(address, future)
@@ -316,7 +362,7 @@ class Peer(Execution):
                 self._cv.notify_all()
 
     def _heartbeat(self) -> None:
-        if self._engine is not None and not self._engine_refused:
+        if self._engine is not None and not self._engine_refused and not self.lends:
             try:  # a dask cluster gains and loses workers: claim as many calls as it has now
                 capacity = self._engine.capacity()
                 with self._cv:
@@ -331,6 +377,10 @@ class Peer(Execution):
         with self._cv:
             claims = [*self._running.values(), *self._held.values()]
             unreleased, self._unreleased = self._unreleased, []
+            for claim in self._running.values():  # its worker has begun it: breaking it costs
+                mark = self._runs.marks.get(claim.address)
+                if not claim.started and mark is not None and self._runs.started(mark):
+                    claim.started = True
         for claim in unreleased:
             with self._leases:
                 self._release(claim)
@@ -379,6 +429,11 @@ class Peer(Execution):
             self._resolve(address, value=value)
             resolved = True
         return resolved
+
+    def _awaited(self, address: CallAddress) -> bool:
+        """True while a future here waits for the call's outcome."""
+        with self._cv:
+            return address in self._waiting
 
     def _resolve(self, address: CallAddress, *, value: Any = None,
                  error: BaseException | None = None) -> None:
@@ -431,6 +486,7 @@ class Peer(Execution):
             watch.close()
         if pool is not None:
             pool.shutdown(wait=False, kill_workers=bool(unfinished))
+        self._runs.close()
         try:
             self.swarm.retire_peer(self.id)
         except OSError:

@@ -40,6 +40,7 @@ from .errors import PeersDied, RemoteError, StoreError
 from .identity.address import CallAddress
 from .records import dump_value
 from .unique import unique_hex
+from .worker import process_is_gone
 
 __all__ = [
     "BATCH_FUNCTION",
@@ -96,28 +97,8 @@ def holder_is_gone(peer: str) -> bool:
     parts = peer.rsplit("-", 2)  # host-pid-hex, as new_peer_id makes them
     if os.name != "posix" or len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
         return False
-    pid_text = parts[1]
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except OSError:  # it exists, owned by someone else
-        pass
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """True for a process that has exited and waits for its parent to reap it (Linux): it
-    renews nothing, yet signal 0 still finds it."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rpartition(b")")[2].split()  # the name may hold spaces
-    except OSError:
-        return False
-    return bool(fields) and fields[0] in (b"Z", b"X")
+    pid = int(parts[1])
+    return pid != os.getpid() and process_is_gone(pid)
 
 
 @dataclass(frozen=True)
@@ -185,6 +166,9 @@ class Claim:
     attempt: int = 1
     nonce: str = field(default_factory=lambda: unique_hex(24))
     broke: str | None = None  # the break marker this claim was taken with
+    # Whether the run has started (its worker began it, or the caller computes it): breaking
+    # a stale claim charges an attempt only then, not for a holder that died before.
+    started: bool = False
 
 
 @dataclass

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import random
+import threading
 import time
 import types
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from collections import Counter
 from concurrent.futures import Future, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from .errors import IdentityError, PurityError
+from .errors import IdentityError, PurityError, PurityWarning
 from .identity.address import CallAddress
 from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
@@ -82,16 +85,22 @@ class PureFunction:
     """A function registered with a cloud: each call is looked up in the store first."""
 
     def __init__(self, func: Callable[..., Any], cloud: SharedStorage_P2P_Cloud,
-                 *, version: str | None = None) -> None:
+                 *, version: str | None = None, identity: bytes | None = None) -> None:
         if not isinstance(func, types.FunctionType):
             raise IdentityError(f"add_pure_function takes a function defined with def, not {func!r}")
         if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise PurityError(f"{func.__qualname__} is a generator or coroutine function; a pure "
                               "function must return its value: return a list instead of yielding")
         # Refuse lambdas and functions without source now, at decoration, not at the first call.
-        function_identity(func, version=version, strict=True)
+        # A copy that arrived by value (called inside another call, on another peer) keeps the
+        # identity it was sent with: its source may not be here, and the globals it read came
+        # with it, frozen as they were then.
+        self._identity = identity
+        if identity is None:
+            function_identity(func, version=version, strict=True)
         self._func = func
         self._version = version
+        self._checked_reads = False
         self._signature = _Signature(func)
         self._results = ResultCache(cloud.store)
         self.cloud = cloud
@@ -108,8 +117,12 @@ class PureFunction:
 
     def _address(self, completed: Mapping[str, Any]) -> CallAddress:
         # The identity is taken at each call: the globals it reads may have changed since.
-        identity = function_identity(self._func, version=self._version, strict=True)
-        return CallAddress.of(identity, hash_kwargs(completed))
+        return CallAddress.of(self._current_identity(), hash_kwargs(completed))
+
+    def _current_identity(self) -> bytes:
+        if self._identity is not None:
+            return self._identity
+        return function_identity(self._func, version=self._version, strict=True)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         completed = self._signature.complete(args, kwargs)
@@ -124,10 +137,25 @@ class PureFunction:
                 if held:
                     value = self._results.lookup(address)  # published before our claim?
                     if value is MISSING:
-                        value = self._func(**completed)  # an exception propagates; nothing stored
+                        value = self._compute(completed, address)
                         self._results.publish(address, value)
                     return value
-            value = peer.await_result(address, direct=True).result()
+            with peer.lending():
+                value = peer.await_result(address, direct=True).result()
+        return value
+
+    def _compute(self, completed: dict[str, Any], address: CallAddress) -> Any:
+        """Run the function (an exception propagates; nothing is stored). Its first run here
+        checks that it left what it reads as it found it."""
+        value = compute_nested(self._func, completed)
+        if not self._checked_reads:
+            self._checked_reads = True
+            if self._identity is None and self._current_identity() != bytes.fromhex(address.function):
+                warnings.warn(
+                    f"{self._func.__qualname__} changed a value it reads (a global list or dict it "
+                    "appends to?): its identity includes what it reads, so none of its calls can "
+                    "ever be a hit. Keep what it changes out of its globals (pass it in, or "
+                    "return it)", PurityWarning, stacklevel=3)
         return value
 
     def async_parallel(self, calls: Iterable[Mapping[str, Any]], *,
@@ -138,7 +166,7 @@ class PureFunction:
         Every call is checked before anything is submitted. A call whose earlier run raised
         fails again with that exception unless ``retry`` is true.
         """
-        completed = [self._signature.complete((), dict(kw)) for kw in calls]
+        completed = [self._signature.complete((), self._keywords(kw)) for kw in calls]
         addresses = [self._address(kw) for kw in completed]
         executor = self.cloud.executor
         order = list(range(len(completed)))
@@ -146,6 +174,17 @@ class PureFunction:
         submitted = {i: executor._submit(addresses[i], self._func, (), completed[i],
                                          self._func.__qualname__, retry=retry) for i in order}
         return [submitted[i] for i in range(len(completed))]
+
+    def _keywords(self, call: Any) -> dict[str, Any]:
+        """One element of ``calls``: the keyword arguments of one call."""
+        if not isinstance(call, Mapping):
+            name = self._signature.name
+            first = self._signature.names[0] if self._signature.names else "x"
+            raise PurityError(
+                f"{name}.sync_parallel() and async_parallel() take the keyword arguments of each "
+                f"call, not {_short(call)}: pass kw_args({first}=...) per call, as in "
+                f"{name}.sync_parallel(kw_args({first}=v) for v in values)")
+        return dict(call)
 
     def sync_parallel(self, calls: Iterable[Mapping[str, Any]], *, timeout: float | None = None,
                       retry: bool = False, progress: bool | None = None) -> list[Any]:
@@ -162,9 +201,10 @@ class PureFunction:
         def remaining() -> float | None:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-        if futures and wanted(progress):
-            _watch(futures, CallBar(self._func.__qualname__, total=len(futures)), remaining())
-        return [f.result(remaining()) for f in futures]
+        with self.cloud.peer.lending():  # in a worker, its slot serves the calls it waits on
+            if futures and wanted(progress):
+                _watch(futures, CallBar(self._func.__qualname__, total=len(futures)), remaining())
+            return [f.result(remaining()) for f in futures]
 
     def is_stored(self, **kwargs: Any) -> bool:
         """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""
@@ -180,18 +220,57 @@ class PureFunction:
         encode_function(enc, self._func, version=self._version, strict=True)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as the function and its location: a pure function that calls another (or
-        itself) reaches the swarm by value, and the copy reads the same store."""
-        return _reopen, (self._func, self.cloud.store.location, self._version)
+        """Travel as the function, its identity and its location (never its secret or storage
+        options): a pure function that calls another (or itself) reaches the swarm by value,
+        and the copy reaches the same store through the cloud open there (``reopened``)."""
+        return _reopen, (self._func, self.cloud.store.location, self._version,
+                         self._current_identity())
 
     def __repr__(self) -> str:
         return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"
 
 
-def _reopen(func: Callable[..., Any], location: str, version: str | None) -> PureFunction:
+def _reopen(func: Callable[..., Any], location: str, version: str | None,
+            identity: bytes | None = None) -> PureFunction:
     from .cloud import SharedStorage_P2P_Cloud
 
-    return PureFunction(func, SharedStorage_P2P_Cloud(location, max_workers=0), version=version)
+    return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location), version=version,
+                        identity=identity)
+
+
+#: Nested computations a thread runs before the next runs in a fresh thread: a deep recursion
+#: of pure functions (``fib(n)`` calling ``fib(n - 1)``) is bounded by memory, not by the
+#: interpreter's recursion limits, which count per thread (3.12 counts C calls, 1,500 at most).
+_LEVELS_PER_THREAD: Final = 50
+_depth = threading.local()
+
+
+def compute_nested(func: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """``func(**kwargs)``, in this thread, or in a new one every ``_LEVELS_PER_THREAD`` nested
+    computations; an exception propagates with its traceback."""
+    level = getattr(_depth, "level", 0)
+    if level < _LEVELS_PER_THREAD:
+        _depth.level = level + 1
+        try:
+            return func(**kwargs)
+        finally:
+            _depth.level = level
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, func(**kwargs)))
+        except BaseException as error:  # noqa: BLE001 -- raised again in the caller's thread
+            outcome.append((False, error))
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(run,), name="pythagoras-deeper", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _watch(futures: list[Future[Any]], bar: CallBar, timeout: float | None) -> None:

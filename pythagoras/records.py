@@ -135,6 +135,19 @@ def load_value(payload: bytes | bytearray | memoryview,
     return pickle.loads(stream, buffers=buffers)
 
 
+class Pickled:
+    """A value already serialized by :func:`dump_value` (in a worker process): stored as it
+    is, loaded only where something waits for it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def load(self) -> Any:
+        return load_value(self.data)
+
+
 class _Missing:
     __slots__ = ()
 

@@ -349,6 +349,8 @@ def _function_name(store: Store, address: CallAddress, failure: Failure | None,
     key = f"functions/{address.function}"
     if key in functions:
         func = _load(store, key, FUNCTION)
+        if isinstance(func, tuple) and func:  # (function, origins of its code)
+            func = func[0]
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
         if isinstance(name, str) and name:
             return name
@@ -356,8 +358,10 @@ def _function_name(store: Store, address: CallAddress, failure: Failure | None,
         frames = [line.strip() for line in failure.traceback.splitlines()
                   if line.strip().startswith("File ") and ", in " in line]
         for i, line in enumerate(frames[:-1]):
-            if line.endswith(", in run_call"):
+            if line.endswith(", in run_call"):  # a worker of an earlier version's frame
                 return frames[i + 1].rpartition(", in ")[2]
+        if frames and not frames[0].endswith(", in run_call"):  # from the call's own frame on
+            return frames[0].rpartition(", in ")[2]
     return None
 
 

@@ -7,6 +7,7 @@ the transitions between them (submit, claim, renew, break, settle, announce), as
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -44,12 +45,16 @@ from .protocol import (
 from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
 from .results import ResultCache
 from .storage.base import Store
+from .tracebacks import Origins, origins
 from .unique import unique_hex
 
 __all__ = ["Swarm"]
 
 BUCKETS: Final = "0123456789abcdef"
 _HEX32 = re.compile("[0-9a-f]{32}")
+#: A stale claim that cannot be read (empty, garbled): broken as a claim that never started.
+_UNREADABLE: Final = Claim(CallAddress(BATCH_FUNCTION, BATCH_FUNCTION), "an unknown peer",
+                           nonce="unreadable")
 
 
 class Swarm:
@@ -64,6 +69,7 @@ class Swarm:
         self._functions: dict[str, Any] = {}
         self._published: set[str] = set()
         self._values: dict[str, Any] = {}
+        self._origins: dict[str, Origins] = {}  # by function id
         self._written: dict[str, float] = {}  # claim nonce -> when this peer last wrote it
 
     # -- records ---------------------------------------------------------------------------
@@ -90,7 +96,8 @@ class Swarm:
     # -- submitting ------------------------------------------------------------------------
 
     def _publish_function(self, function_id: str, func: Any, payload: bytes) -> None:
-        """Store the function by value (cloudpickle), once per function and process."""
+        """Store the function by value (cloudpickle), with the origins of its code (so that a
+        traceback on another peer names its files and lines), once per function and process."""
         key = f"functions/{function_id}"
         record = frame(FUNCTION, payload)
         # Kept if it is there and intact; a truncated or garbled one (a sync service, a crash)
@@ -105,11 +112,25 @@ class Swarm:
         """The function of a request; raises if it cannot be loaded here (a missing module)."""
         func = self._functions.get(function_id)
         if func is None:
-            func = self._read(f"functions/{function_id}", FUNCTION)
-            if func is None:
+            record = self._read(f"functions/{function_id}", FUNCTION)
+            if record is None:
                 raise LookupError(f"function {function_id} is not in the store")
+            func = record
+            if isinstance(record, tuple) and len(record) == 2 and isinstance(record[1], Origins):
+                func, self._origins[function_id] = record
             self._functions[function_id] = func
         return func
+
+    def origins(self, calls: Sequence[Call]) -> Origins | None:
+        """Where the code of the calls' functions came from, for their tracebacks: from the
+        function itself where this process has its source, else from its function record."""
+        tables = []
+        for function_id, func in {call.address.function: call.func for call in calls}.items():
+            table = self._origins.get(function_id)
+            if table is None:
+                table = self._origins[function_id] = origins(func)
+            tables.append(table)
+        return tables[0].merge(*tables[1:]) if tables else None
 
     def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
                kwargs: dict[str, Any], submitter: str) -> str:
@@ -131,7 +152,7 @@ class Swarm:
             for call in calls:
                 fid = call.address.function
                 if fid not in self._published and fid not in functions:
-                    functions[fid] = (call.func, dump_value(call.func))
+                    functions[fid] = (call.func, dump_value((call.func, origins(call.func))))
                 members.append(Member(
                     call.address, call.name,
                     tuple(self._reference_if_large(v, values, limit) for v in call.args),
@@ -196,14 +217,24 @@ class Swarm:
                 member.kwargs = {k: self._resolve(v) for k, v in member.kwargs.items()}
         return request
 
-    def pending_calls(self, request: Request) -> list[Call]:
+    def pending_calls(self, request: Request,
+                      unloadable: list[tuple[Member, BaseException]] | None = None) -> list[Call]:
         """The calls of a request that have neither a result nor a failure yet, with their
-        functions loaded (LookupError if one has not arrived in the store)."""
+        functions loaded (LookupError if one has not arrived in the store). A function that
+        cannot be loaded here raises, or, given ``unloadable``, puts its member there."""
         pending = []
         for member in request.calls():
             if request.members and self.finished(member.address):
                 continue  # run already, by this batch's last holder or as a call of its own
-            func = self.load_function(member.address.function)
+            try:
+                func = self.load_function(member.address.function)
+            except LookupError:
+                raise
+            except Exception as error:
+                if unloadable is None:
+                    raise
+                unloadable.append((member, error))
+                continue
             pending.append(Call(member.address, func, member.name, member.args, member.kwargs))
         return pending
 
@@ -251,53 +282,76 @@ class Swarm:
         """The key of the request for the call (or batch) at ``address``."""
         return _keys(address)[0]
 
-    def claim(self, address: CallAddress, peer: str) -> Claim | None:
-        """Take the call's lease, breaking a stale one; None if another peer holds it."""
+    def claim(self, address: CallAddress, peer: str, *, started: bool = False) -> Claim | None:
+        """Take the call's lease, breaking a stale one; None if another peer holds it.
+        ``started``: the caller runs the call at once, in its own thread."""
         claim_key = _keys(address)[1]
-        claim = Claim(address, peer)
+        claim = Claim(address, peer, started=started)
         if self._write_claim(claim_key, claim, create=True):
             return claim
-        age = self.store.age(claim_key)
-        if age is None:
+        stale = self._stale_claim(claim_key)
+        if stale is None:
             return None
-        stale: Claim | None = None
-        if age - self.skew <= self.lease_timeout:
-            # A fresh lease is held, unless its holder is a process of this machine that is
-            # gone: a run killed and started again need not wait out its own old leases.
-            stale = self._read(claim_key, CLAIM)
-            if stale is None or not holder_is_gone(stale.peer):
-                return None
-        else:
-            stale = self._read(claim_key, CLAIM)
-        nonce = stale.nonce if stale is not None else "unreadable"
-        marker = f"breaks/{claim_key.partition('/')[2]}.{nonce}"
-        # Its bytes are unique to this breaker, so that a create retried on a store where the
-        # first attempt landed unseen knows the marker for its own (see FsspecStore._holds).
-        if not self.store.create(marker, f"{peer} {unique_hex()}".encode()):
+        nonce = stale.nonce if stale is not _UNREADABLE else "unreadable"
+        marker = self._break_marker(f"breaks/{claim_key.partition('/')[2]}.{nonce}", peer)
+        if marker is None:
             return None  # another peer broke this lease first
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is not None and current.nonce != nonce:
             return None  # renewed or re-claimed meanwhile
-        attempt = (stale.attempt if stale is not None else 1) + 1
+        # Only a run that started is charged: a holder that died before its worker began the
+        # call (a cold pool, a kill between claim and run, an empty claim) cost nothing.
+        attempt = stale.attempt + 1 if stale.started else stale.attempt
         if attempt > self.max_attempts:
-            died = stale.peer if stale is not None else "an unknown peer"
             self._give_up(address, Failure(
                 "peers_died", "PeersDied",
-                f"the peers running this call died {attempt - 1} times (last: {died}); it may "
-                "crash its interpreter or exhaust memory. Clear the failure to try again", "",
-                died, attempt - 1))
+                f"the peers running this call died {attempt - 1} times while running it (last: "
+                f"{stale.peer}); it may crash its interpreter or exhaust memory. Clear the "
+                "failure to try again", "", stale.peer, attempt - 1))
             self.store.discard(claim_key)
             self.store.discard(marker)
-            if stale is not None and stale.broke is not None:
+            if stale.broke is not None:
                 self.store.discard(stale.broke)  # the dead breaker's own marker
             return None
         # Replace the stale claim in one atomic write: were it deleted first, another peer could
         # create a fresh claim in the gap and the count of attempts would start again.
-        claim = Claim(address, peer, attempt, broke=marker)
+        claim = Claim(address, peer, attempt, broke=marker, started=started)
         self._write_claim(claim_key, claim)
-        if stale is not None and stale.broke is not None:
+        if stale.broke is not None:
             self.store.discard(stale.broke)  # a breaker that died too: its marker is spent
         return claim
+
+    def _stale_claim(self, claim_key: str) -> Claim | None:
+        """The claim under ``claim_key`` if it may be broken (its lease lapsed, or its holder
+        is a process of this machine that is gone), :data:`_UNREADABLE` for a stale claim that
+        cannot be read (an empty one); None while it holds, or if it is gone."""
+        age = self.store.age(claim_key)
+        if age is None:
+            return None
+        stale: Claim | None = self._read(claim_key, CLAIM)
+        if age - self.skew <= self.lease_timeout:
+            # A fresh lease is held, unless its holder is a process of this machine that is
+            # gone: a run killed and started again need not wait out its own old leases.
+            if stale is None or not holder_is_gone(stale.peer):
+                return None
+        return _UNREADABLE if stale is None else stale
+
+    def _break_marker(self, name: str, peer: str) -> str | None:
+        """Create the marker that makes this peer the one to break a stale claim; None if
+        another peer holds it. A marker whose breaker died before replacing the claim (it is
+        older than a lease) is passed over: the next generation of the name is tried."""
+        for generation in range(8):
+            marker = name if generation == 0 else f"{name}.{generation}"
+            # Its bytes are unique to this breaker, so that a create retried on a store where
+            # the first attempt landed unseen knows the marker for its own (FsspecStore._holds).
+            if self.store.create(marker, f"{peer} {unique_hex()}".encode()):
+                if generation:
+                    self.store.discard(f"{name}.{generation - 1}" if generation > 1 else name)
+                return marker
+            age = self.store.age(marker)
+            if age is None or age - self.skew <= self.lease_timeout:
+                return None
+        return None
 
     def _give_up(self, address: CallAddress, failure: Failure) -> None:
         """Fail the call, or every unfinished call of the batch, whose peers kept dying."""
@@ -309,6 +363,12 @@ class Swarm:
             if not self.finished(member.address):
                 self._write_failure(member.address, failure)
         self._retire(address, None)
+
+    def started_record(self, claim: Claim) -> tuple[str, bytes]:
+        """The key and record of ``claim`` marked started, for its worker to write as it
+        starts the run (:func:`pythagoras.worker.run_packed`)."""
+        marked = dataclasses.replace(claim, started=True)
+        return _keys(claim.address)[1], frame(CLAIM, dump_value(marked, plain=True))
 
     def renew(self, claim: Claim) -> bool:
         """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""

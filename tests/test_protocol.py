@@ -103,7 +103,8 @@ def test_a_claim_found_empty_is_one_being_written_and_holds_the_call_until_stale
     assert caplog.text == ""  # not reported as corrupt: nothing is wrong with it
     clock.now += 1
     taken = swarm.claim(address(1), "peer-b")
-    assert taken is not None and taken.attempt == 2 and taken.broke is not None
+    # An empty claim's run never started: breaking it charges no attempt.
+    assert taken is not None and taken.attempt == 1 and taken.broke is not None
 
 
 def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:
@@ -117,7 +118,7 @@ def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:
 
 def test_a_stale_lease_is_broken_by_exactly_one_peer(swarm: Swarm, clock: FakeClock) -> None:
     submit(swarm, 1)
-    dead = swarm.claim(address(1), "peer-dead")
+    dead = swarm.claim(address(1), "peer-dead", started=True)
     assert dead is not None
     clock.now += LEASE + 1
     winners: list[Any] = []
@@ -158,7 +159,7 @@ def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: Fake
     key = submit(swarm, 1)
     attempts = []
     for i in range(3):
-        claim = swarm.claim(address(1), f"peer-{i}")
+        claim = swarm.claim(address(1), f"peer-{i}", started=True)
         assert claim is not None
         attempts.append(claim.attempt)
         clock.now += LEASE + 1
@@ -175,9 +176,9 @@ def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: Fake
 
 def test_breaking_a_dead_breakers_claim_removes_its_marker(swarm: Swarm, clock: FakeClock) -> None:
     submit(swarm, 1)
-    swarm.claim(address(1), "peer-a")
+    swarm.claim(address(1), "peer-a", started=True)
     clock.now += LEASE + 1
-    assert swarm.claim(address(1), "peer-b") is not None  # b breaks a's lease, then dies too
+    assert swarm.claim(address(1), "peer-b", started=True) is not None  # b breaks a's lease, then dies too
     clock.now += LEASE + 1
     claim = swarm.claim(address(1), "peer-c")
     assert claim is not None and claim.attempt == 3
@@ -433,7 +434,7 @@ def test_settle_after_a_break_removes_its_break_marker(swarm: Swarm, clock: Fake
     key = publish_batch(swarm, [1, 2])
     batch = Swarm.address_of(key)
     assert batch is not None
-    assert swarm.claim(batch, "peer-dead") is not None
+    assert swarm.claim(batch, "peer-dead", started=True) is not None
     clock.now += LEASE + 1
     claim = swarm.claim(batch, "peer-b")
     assert claim is not None and claim.attempt == 2 and list(swarm.store.list("breaks/"))
@@ -452,7 +453,7 @@ def test_a_batch_whose_peers_keep_dying_fails_each_unfinished_member(
     swarm.results.publish(address(1), 1)  # one member finished, as a call of its own
     attempts = []
     for i in range(3):
-        claim = swarm.claim(batch, f"peer-{i}")
+        claim = swarm.claim(batch, f"peer-{i}", started=True)
         assert claim is not None
         attempts.append(claim.attempt)
         clock.now += LEASE + 1
@@ -476,7 +477,7 @@ def test_a_batch_given_up_keeps_a_member_failure_already_recorded(
     assert batch is not None
     swarm.fail(address(1), None, Failure.raised(Custom("bad 1"), "", "peer-x", 1))
     for i in range(3):
-        assert swarm.claim(batch, f"peer-{i}") is not None
+        assert swarm.claim(batch, f"peer-{i}", started=True) is not None
         clock.now += LEASE + 1
     assert swarm.claim(batch, "peer-last") is None
     failure = swarm.failure(address(2))
@@ -542,6 +543,42 @@ def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_on
     submit(swarm, 2)
     assert swarm.claim(address(1), alive) is not None
     assert swarm.claim(address(1), "peer-b") is None  # a live holder keeps its lease
-    assert swarm.claim(address(2), gone) is not None
+    assert swarm.claim(address(2), gone, started=True) is not None
     taken = swarm.claim(address(2), "peer-b")  # no time has passed: the holder is gone
     assert taken is not None and taken.attempt == 2
+
+
+def test_breaking_the_claim_of_a_run_that_never_started_charges_no_attempt(
+        swarm: Swarm, clock: FakeClock) -> None:
+    # Holders that die between claiming and their worker starting the call (a cold pool, a kill
+    # in between) never count against the call, however many there are.
+    submit(swarm, 1)
+    for i in range(5):
+        claim = swarm.claim(address(1), f"peer-{i}")
+        assert claim is not None and claim.attempt == 1
+        clock.now += LEASE + 1
+    assert swarm.failure(address(1)) is None
+    started = swarm.claim(address(1), "peer-runs", started=True)
+    assert started is not None and started.attempt == 1
+    clock.now += LEASE + 1
+    taken = swarm.claim(address(1), "peer-next")
+    assert taken is not None and taken.attempt == 2  # that one had started: charged
+
+
+def test_a_break_marker_whose_breaker_died_is_passed_over_after_a_lease(
+        swarm: Swarm, store: MemoryStore, clock: FakeClock) -> None:
+    submit(swarm, 1)
+    dead = swarm.claim(address(1), "peer-a", started=True)
+    assert dead is not None
+    clock.now += LEASE + 1
+    # A breaker created its marker and died before it replaced the claim.
+    claim_key = f"claims/{address(1).function}.{address(1).arguments}"
+    marker = f"breaks/{claim_key.partition('/')[2]}.{dead.nonce}"
+    assert store.create(marker, b"peer-b 0")
+    assert swarm.claim(address(1), "peer-c") is None  # the breaker may still be at work
+    clock.now += LEASE + 1
+    taken = swarm.claim(address(1), "peer-c")
+    assert taken is not None and taken.attempt == 2 and taken.broke == f"{marker}.1"
+    assert list(store.list("breaks/")) == [f"{marker}.1"]  # the dead breaker's is removed
+    swarm.finish(taken, address(1), 1)
+    assert list(store.list("breaks/")) == []

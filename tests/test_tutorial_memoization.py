@@ -253,3 +253,40 @@ def test_another_process_hits_even_after_docstring_and_comment_edits(tmp_path: P
 
     script.write_text(MODULE.format(doc="runs for an hour", comment="first", body="**3"))
     assert _run_peer(script, folder) == (False, 10648)
+
+
+COMPOSED = '''
+from pythagoras import SharedStorage_P2P_Cloud
+import os
+cloud = SharedStorage_P2P_Cloud(os.environ["COMPOSED_LOCATION"], max_workers=0)
+
+@cloud.add_pure_function
+def square(*, x):
+    return {square_body}
+
+@cloud.add_pure_function
+def sum_squares(*, n):
+    return sum(square(x=i) for i in range(n))
+'''
+
+
+def test_editing_a_pure_function_gives_the_functions_calling_it_a_new_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.setenv("COMPOSED_LOCATION", str(tmp_path / "swarm"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "composed_functions.py"
+    module.write_text(COMPOSED.format(square_body="x * x"))
+    composed = importlib.import_module("composed_functions")
+    try:
+        assert composed.sum_squares(n=4) == 14
+        before = composed.sum_squares.address(n=4)
+        module.write_text(COMPOSED.format(square_body="x * x + 0  # edited"))
+        importlib.invalidate_caches()
+        importlib.reload(composed)
+        assert composed.sum_squares.address(n=4) != before  # square's edit reaches its caller
+        assert composed.sum_squares(n=4) == 14
+    finally:
+        composed.cloud.close()
+        sys.modules.pop("composed_functions", None)

@@ -92,3 +92,37 @@ def test_a_raising_call_is_final_until_retried_or_cleared(cloud: SharedStorage_P
     with pytest.raises(Refused):
         f.sync_parallel([kw_args(x=7)], timeout=60)
     assert execution_log.calls() == [7, 7, 7]
+
+
+def test_sync_parallel_of_values_not_keywords_says_what_to_pass(cloud: SharedStorage_P2P_Cloud) -> None:
+    f = cloud.add_pure_function(very_slow_function)
+    with pytest.raises(PurityError, match=r"not 1: pass kw_args\(important_parameter=\.\.\.\) per call"):
+        f.sync_parallel([1, 2])
+    with pytest.raises(PurityError, match="kw_args"):
+        f.async_parallel(range(3))
+    assert not list(cloud.store.list(""))  # nothing was written
+
+
+debugging_log: list[int] = []
+
+
+def appends_to_what_it_reads(*, x: int) -> int:
+    debugging_log.append(x)
+    return x + len(debugging_log) * 0
+
+
+def test_a_function_that_changes_what_it_reads_warns_once(cloud: SharedStorage_P2P_Cloud) -> None:
+    from pythagoras.errors import PurityWarning
+
+    f = cloud.add_pure_function(appends_to_what_it_reads)
+    with pytest.warns(PurityWarning, match="none of its calls can ever be a hit"):
+        assert f(x=1) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: the next computed call does not warn again
+        assert f(x=2) == 2
+    g = cloud.add_pure_function(very_slow_function)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a function that leaves what it reads alone: no warning
+        assert g(important_parameter=3) == 9

@@ -24,6 +24,7 @@ from ..progress import ExecutorProgress, wanted
 from ..storage.signed import resolve_secret
 from ..protocol import Call
 from ..unique import unique_hex
+from ..worker import worker_store
 from ..records import MISSING
 from .chunks import ChunkSizes, chunks_of, take
 
@@ -66,6 +67,13 @@ class PythagorasExecutor(Executor):
             raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
         key = resolve_secret(secret)  # a bad secret raises here, before anything is written
         where = resolve_location(location)
+        nested = worker_store(where) if max_workers is None and executor is None else None
+        if nested is not None and (key is None or _signs_with(nested, key)):
+            # Inside a call that a peer of this swarm runs: the calls it submits are served by
+            # the worker's lending peer (its own slot, while it waits), not a pool of its own.
+            self._start(Peer.lending_for(nested, lease_timeout), cache, serve=False)
+            self._owns_peer = False
+            return
         try:
             store = open_store(where, storage_options, secret=key)
             self._start(Peer(store, max_workers=max_workers, lease_timeout=lease_timeout,
@@ -84,6 +92,7 @@ class PythagorasExecutor(Executor):
         return executor
 
     _progress: ExecutorProgress | None = None
+    _owns_peer = True  # False for a worker's lending peer, which outlives the executor
 
     def _start(self, peer: Peer, cache: bool, *, serve: bool) -> None:
         self._peer = peer
@@ -176,6 +185,7 @@ class PythagorasExecutor(Executor):
                     if failure is not None:
                         swarm.clear_failure(call.address)
                 futures.append(awaited := _Future())
+                awaited._lender = self._peer
                 pending.setdefault(call.address, call)
                 waiting.append((call.address, awaited))
                 sent.append((call, awaited))
@@ -296,7 +306,8 @@ class PythagorasExecutor(Executor):
                 future.exception()
             except BaseException:  # noqa: BLE001 -- cancelled: nothing to wait for
                 pass
-        self._peer.close(wait=True)
+        if self._owns_peer:
+            self._peer.close(wait=True)
         if self._progress is not None:
             plugin_manager().unregister(self._progress)
             self._progress.close()
@@ -309,6 +320,19 @@ class _Future(Future[Any]):
     cancelled before it settles fires neither."""
 
     _event: events.CallEvent | None = None  # its submitted event, once sent
+    _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._lender is None or not self._lender.lends or self.done():
+            return super().result(timeout)
+        with self._lender.lending():
+            return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._lender is None or not self._lender.lends or self.done():
+            return super().exception(timeout)
+        with self._lender.lending():
+            return super().exception(timeout)
 
     def set_result(self, result: Any) -> None:
         event = self._take_event()
@@ -377,6 +401,11 @@ class _MapResults(Iterator[Any]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _signs_with(store: Any, key: bytes) -> bool:
+    signs_with = getattr(store, "signs_with", None)
+    return signs_with is not None and bool(signs_with(key))
 
 
 def _name(fn: Callable[..., Any]) -> str:

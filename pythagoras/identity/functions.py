@@ -35,7 +35,7 @@ import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..errors import IdentityError, UnhashableArgument
 from .values import Encoder
@@ -222,6 +222,10 @@ def _derive_static(func: types.FunctionType) -> _Static:
         return _Static(name + b"\x00" + _code_digest(func.__code__), (), True, derived_from=func.__code__,
                        local=True)
     code = None if func.__name__ == "<lambda>" else source_digest(func)
+    if code is not None:
+        _carry_source(func, code)
+    else:
+        code = _carried_source(func)
     refusal = None
     if code is None:
         refusal = (
@@ -232,6 +236,33 @@ def _derive_static(func: types.FunctionType) -> _Static:
         code = b"bytecode:" + _code_digest(func.__code__)
     return _Static(qualname.encode() + b"\x00" + code, _global_names(func.__code__), False, refusal,
                    func.__code__)
+
+
+#: The attribute a function carries its normalized source in, with the code it belongs to: a
+#: function sent by value (cloudpickle keeps its ``__dict__``) has no source where it arrives,
+#: and is identified there as where it was sent from.
+CARRIED_SOURCE: Final = "__pythagoras_source__"
+
+
+def _carry_source(func: types.FunctionType, code: bytes) -> None:
+    try:
+        setattr(func, CARRIED_SOURCE, (_code_key(func.__code__), code))
+    except (AttributeError, TypeError):  # a function that takes no attributes: nothing to carry
+        pass
+
+
+def _carried_source(func: types.FunctionType) -> bytes | None:
+    """The source digest ``func`` carries, if it was taken from this very code (not from a
+    function that ``functools.wraps`` copied it from, nor one of another Python version)."""
+    carried = getattr(func, CARRIED_SOURCE, None)
+    if (isinstance(carried, tuple) and len(carried) == 2 and isinstance(carried[1], bytes)
+            and carried[0] == _code_key(func.__code__)):
+        return carried[1]
+    return None
+
+
+def _code_key(code: types.CodeType) -> tuple[str, int, bytes]:
+    return code.co_name, code.co_firstlineno, _code_digest(code)
 
 
 def source_digest(func: Callable[..., Any]) -> bytes | None:

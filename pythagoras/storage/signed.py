@@ -78,6 +78,10 @@ class SignedStore(Store):
         self._key = key
         self.refused = 0  # records this process moved to quarantine
 
+    def signs_with(self, key: bytes) -> bool:
+        """True if this store signs with ``key``."""
+        return hmac.compare_digest(self._key, key)
+
     def _mac(self, key: str, data: bytes | bytearray | memoryview) -> bytes:
         mac = hmac.new(self._key, key.encode(), hashlib.sha256)
         mac.update(b"\0")
