@@ -12,6 +12,7 @@ from typing import Any, overload
 from .engines import Engine
 from .location import resolve_location
 from .executor import PythagorasExecutor
+from .lending import LendingPeer
 from .peer import Peer
 from .plugins import open_store
 from .pure_function import PureFunction
@@ -77,7 +78,7 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
             return cls(location, max_workers=0)
         cloud = cls.__new__(cls)
         cloud.store, cloud.engine, cloud.max_workers = store, None, 0
-        cloud._peer = Peer.lending_for(store)
+        cloud._peer = LendingPeer.of(store)
         cloud.lease_timeout = cloud._peer.lease_timeout
         cloud._executor = None
         cloud._peer_lock = threading.RLock()

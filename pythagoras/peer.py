@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any
 
 from .engines import Engine
@@ -37,9 +37,6 @@ __all__ = ["Peer"]
 
 log = logging.getLogger("pythagoras")
 
-_MAX_LENT = 256  # threads a lending peer may run calls in: one per thread that waits on it
-_LENDING: dict[str, Peer] = {}  # this process's lending peers, by location
-_LENDING_LOCK = threading.Lock()
 
 
 class Peer(Execution):
@@ -50,25 +47,18 @@ class Peer(Execution):
     once as it has workers (capped by ``max_workers``); the peer never shuts an engine down.
     """
 
+    #: A thread that waits on a lending peer lends it its slot (:mod:`pythagoras.lending`).
+    lends = False
+
     def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
                  max_attempts: int = 3, poll_cap: float | None = None,
-                 serve_always: bool = False, executor: Executor | None = None,
-                 lends: bool = False) -> None:
+                 serve_always: bool = False, executor: Executor | None = None) -> None:
         self.id = new_peer_id()
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
-        # A lending peer (the one a worker process's calls reach the swarm through) has no
-        # workers of its own: a thread that waits on it lends itself (:meth:`lending`), and
-        # the calls it then picks run in threads of this process.
-        self.lends = lends
-        if lends:
-            executor = ThreadPoolExecutor(max_workers=_MAX_LENT, thread_name_prefix="pythagoras-lent")
-            max_workers = _MAX_LENT
         self._engine = None if executor is None else Engine(executor, max_workers)
         self._engine_refused = False  # the engine refused a call: this peer runs no more
         self._on_engine: dict[CallAddress, Future[Any]] = {}  # by request address
-        if lends:
-            self.max_workers = 0
-        elif self._engine is not None:
+        if self._engine is not None:
             self.max_workers = self._engine.capacity()
         else:
             self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
@@ -105,16 +95,6 @@ class Peer(Execution):
         self._closed = False
         self._next_beat = 0.0
         self.executed = 0
-
-    @classmethod
-    def lending_for(cls, store: Store, lease_timeout: float = 30.0) -> Peer:
-        """This process's lending peer on ``store`` (a worker's view of its own swarm), made
-        once per location and process."""
-        with _LENDING_LOCK:
-            peer = _LENDING.get(store.location)
-            if peer is None or peer._closed:
-                peer = _LENDING[store.location] = cls(store, lease_timeout=lease_timeout, lends=True)
-            return peer
 
     # -- the caller's side -----------------------------------------------------------------
 
@@ -154,21 +134,8 @@ class Peer(Execution):
     @contextmanager
     def lending(self) -> Iterator[None]:
         """While the block runs (the caller waits for calls), a lending peer runs one more
-        call at once: the waiting thread's slot is the swarm's, so that a call waiting on the
-        calls it submitted never deadlocks a worker. Nothing for other peers."""
-        if not self.lends:
-            yield
-            return
-        with self._cv:
-            self.max_workers += 1
-            self._news = self._listing_due = True
-            self._start()
-            self._cv.notify_all()
-        try:
-            yield
-        finally:
-            with self._cv:
-                self.max_workers -= 1
+        call at once; nothing for this one, whose workers are its own."""
+        yield
 
     def _release(self, claim: Claim) -> None:
         """Release a claim; one the store refuses to release (a folder turned read-only) is
@@ -361,15 +328,20 @@ class Peer(Execution):
                 self._listing_due = True
                 self._cv.notify_all()
 
+    def _refresh_capacity(self) -> None:
+        """A dask cluster gains and loses workers: claim as many calls as it has now."""
+        if self._engine is None or self._engine_refused:
+            return
+        try:
+            capacity = self._engine.capacity()
+            with self._cv:
+                if not self._engine_refused:
+                    self.max_workers = capacity
+        except Exception as e:  # keep the last count; the engine's submit will tell
+            log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
+
     def _heartbeat(self) -> None:
-        if self._engine is not None and not self._engine_refused and not self.lends:
-            try:  # a dask cluster gains and loses workers: claim as many calls as it has now
-                capacity = self._engine.capacity()
-                with self._cv:
-                    if not self._engine_refused:
-                        self.max_workers = capacity
-            except Exception as e:  # keep the last count; the engine's submit will tell
-                log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
+        self._refresh_capacity()
         try:  # a full disk may refuse the record and still let the leases be renewed
             self.swarm.announce(self.id, self._announcement())
         except Exception as error:
