@@ -24,13 +24,10 @@ again gives a new identity even though the function object is the same.
 
 from __future__ import annotations
 
-import ast
 import functools
-import inspect
 import os
 import sys
 import sysconfig
-import textwrap
 import types
 import weakref
 from collections.abc import Callable
@@ -38,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import IdentityError, UnhashableArgument
+from .source import source_digest
 from .values import Encoder
 
 __all__ = ["encode_callable", "encode_function", "function_identity", "is_installed_module", "source_digest"]
@@ -263,29 +261,6 @@ def _carried_source(func: types.FunctionType) -> bytes | None:
 
 def _code_key(code: types.CodeType) -> tuple[str, int, bytes]:
     return code.co_name, code.co_firstlineno, _code_digest(code)
-
-
-def source_digest(func: Callable[..., Any]) -> bytes | None:
-    """The normalized AST of ``func``'s source, or None where the source is unavailable."""
-    try:
-        source = inspect.getsource(func)
-    except (OSError, TypeError):
-        return None
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return None
-    node = tree.body[0] if tree.body else None
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return None
-    node.decorator_list = []
-    for sub in ast.walk(node):
-        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            body = sub.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                if isinstance(body[0].value.value, str):
-                    sub.body = body[1:] or [ast.Pass()]
-    return ast.dump(node, annotate_fields=False, include_attributes=False).encode()
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
