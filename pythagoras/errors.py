@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorruptRecord",
+    "ForeignCode",
     "IdentityError",
     "PeersDied",
     "PurityError",
@@ -53,3 +54,16 @@ class ArgumentTooLarge(PythagorasError, ValueError):
 
 class PurityWarning(UserWarning):
     """A pure function does something that defeats its memoization (it changes what it reads)."""
+
+
+class ForeignCode(PythagorasError, LookupError):
+    """A call's code was sent by another Python version as bytecode only: a peer of that
+    version runs it (``python`` names it); define the function with ``def`` in a file or a
+    notebook cell, so that it travels as source to every peer."""
+
+    def __init__(self, message: str, python: str) -> None:
+        super().__init__(message, python)
+        self.python = python
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -27,6 +27,8 @@ from joblib.externals import loky  # type: ignore[import-untyped]
 from . import events
 from .engines import Engine
 from .identity.address import CallAddress
+from .errors import ForeignCode
+from .portable import PYTHON
 from .protocol import Call, Claim, Failure, Member, is_batch
 from .records import Pickled
 from .worker import SPLIT, StartMarks, enter_worker, pack, run_packed
@@ -134,6 +136,14 @@ class Execution:
         try:
             request = self.swarm.load_request(key)
             calls = self.swarm.pending_calls(request, unloadable) if request is not None else []
+        except ForeignCode as e:
+            # Another Python's bytecode, with no source to rebuild it from: never run here,
+            # never failed here; left to peers of that version.
+            if key not in self._skip:
+                log.warning("pythagoras: leaving %s to peers of Python %s: %s", key, e.python, e)
+            self._skip[key] = time.monotonic() + self.lease_timeout
+            self.swarm.release(claim)
+            return []
         except LookupError as e:
             # Its function or a large argument has not arrived here yet, or arrived
             # truncated: a sync service delivers files in any order. Try again later.
@@ -142,7 +152,8 @@ class Execution:
             self.swarm.release(claim)
             return []
         except Exception as e:  # an argument of a class this peer cannot import
-            if not is_batch(claim.address):
+            ours = self.swarm.python_of(claim.address.function) in (None, PYTHON)
+            if ours and not is_batch(claim.address):  # else a peer of its Python may load it
                 self._cannot_load(claim, [(claim.address, e)], last=True)
                 return []
             log.warning("pythagoras: cannot load %s here (%s); leaving it to other peers", key, e)

@@ -219,23 +219,31 @@ class PureFunction:
         """Another function reading this one depends on what it computes, not on its cloud."""
         encode_function(enc, self._func, version=self._version, strict=True)
 
+    def __pythagoras_portable__(self) -> tuple[Callable[..., Any], str, str | None, bytes]:
+        """What a copy is made of: the function, the location (never its secret or storage
+        options), the version and the identity (:func:`reopen`)."""
+        return self._func, self.cloud.store.location, self._version, self._current_identity()
+
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as the function, its identity and its location (never its secret or storage
-        options): a pure function that calls another (or itself) reaches the swarm by value,
-        and the copy reaches the same store through the cloud open there (``reopened``)."""
-        return _reopen, (self._func, self.cloud.store.location, self._version,
-                         self._current_identity())
+        """Travel as :meth:`__pythagoras_portable__`: a pure function that calls another (or
+        itself) reaches the swarm by value, and the copy reaches the same store through the
+        cloud open where it lands (``reopened``)."""
+        return reopen, self.__pythagoras_portable__()
 
     def __repr__(self) -> str:
         return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"
 
 
-def _reopen(func: Callable[..., Any], location: str, version: str | None,
-            identity: bytes | None = None) -> PureFunction:
+def reopen(func: Callable[..., Any], location: str, version: str | None,
+           identity: bytes | None = None) -> PureFunction:
+    """A pure function's copy where it arrives (unpickled, or rebuilt from source)."""
     from .cloud import SharedStorage_P2P_Cloud
 
     return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location), version=version,
                         identity=identity)
+
+
+_reopen = reopen  # the name records written before it was public refer to
 
 
 #: Nested computations a thread runs before the next runs in a fresh thread: a deep recursion

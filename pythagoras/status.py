@@ -85,6 +85,7 @@ from .protocol import (
     Request,
     holder_is_gone,
 )
+from .function_records import function_name
 from .records import load_value, unframe
 from .storage.base import Store, is_debris
 from .storage.fsspec_store import FsspecStore, modified_time
@@ -349,6 +350,8 @@ def _function_name(store: Store, address: CallAddress, failure: Failure | None,
     key = f"functions/{address.function}"
     if key in functions:
         func = _load(store, key, FUNCTION)
+        if function_name(func) is not None:
+            return function_name(func)
         if isinstance(func, tuple) and func:  # (function, origins of its code)
             func = func[0]
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)

@@ -46,6 +46,7 @@ from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
 from .results import ResultCache
 from .storage.base import Store
 from .tracebacks import Origins, origins
+from .function_records import function_python, function_record, load_function_record
 from .unique import unique_hex
 
 __all__ = ["Swarm"]
@@ -115,11 +116,15 @@ class Swarm:
             record = self._read(f"functions/{function_id}", FUNCTION)
             if record is None:
                 raise LookupError(f"function {function_id} is not in the store")
-            func = record
-            if isinstance(record, tuple) and len(record) == 2 and isinstance(record[1], Origins):
-                func, self._origins[function_id] = record
+            func, origins = load_function_record(record)
+            if origins is not None:
+                self._origins[function_id] = origins
             self._functions[function_id] = func
         return func
+
+    def python_of(self, function_id: str) -> str | None:
+        """The Python version that sent the function (None: unknown, or a record of before)."""
+        return function_python(self._read(f"functions/{function_id}", FUNCTION))
 
     def origins(self, calls: Sequence[Call]) -> Origins | None:
         """Where the code of the calls' functions came from, for their tracebacks: from the
@@ -152,7 +157,7 @@ class Swarm:
             for call in calls:
                 fid = call.address.function
                 if fid not in self._published and fid not in functions:
-                    functions[fid] = (call.func, dump_value((call.func, origins(call.func))))
+                    functions[fid] = (call.func, function_record(call.func))
                 members.append(Member(
                     call.address, call.name,
                     tuple(self._reference_if_large(v, values, limit) for v in call.args),
