@@ -12,12 +12,10 @@ from inside ``submit``, recursing until RecursionError.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
 import pickle
-import queue
 import threading
 import warnings
 import weakref
@@ -36,20 +34,28 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
-from ..engines import Engine, engine_key
+from ..engines import Engine
 from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.executor import read_from_store
 from ..identity.address import CallAddress
-from ..location import resolve_location
 from ..progress import CallBar, wanted
-from ..storage.signed import resolve_secret
 from ..protocol import Call
+from ..storage.signed import resolve_secret
 from ..unique import unique_hex
+from .executors import (  # noqa: F401 -- tests and benchmarks reach _executors here
+    _executors,
+    _executors_lock,
+    complete_later,
+    shared_executor,
+    shutdown_executors,
+)
 
-__all__ = ["NoWorkers", "PythagorasBackend"]
+__all__ = ["NoWorkers", "PythagorasBackend", "shutdown_executors"]
 
 log = logging.getLogger("pythagoras")
+
+_warned: set[str] = set()
 
 
 class NoWorkers(PythagorasError, RuntimeError):
@@ -121,7 +127,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def executor(self) -> PythagorasExecutor:
         """This process's executor on the location, shared by every backend with the same
         options and kept warm between Parallel calls, as joblib keeps its loky pool."""
-        return _shared_executor(self._options(), self.engine)
+        return shared_executor(self._options(), self.engine)
 
     # -- sizing ----------------------------------------------------------------------------
 
@@ -199,7 +205,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                 self._count(self._bar, futures, done)
             _gather(futures, done, batch, self._forget)
         if callback is not None:
-            done.add_done_callback(lambda f: _completions.put((callback, f)))
+            done.add_done_callback(lambda f: complete_later(callback, f))
         return done
 
     apply_async = submit  # the name joblib < 1.5 calls
@@ -313,66 +319,6 @@ def _gather(futures: list[Future[Any]], done: Future[Any], batch: bool,
 
     for future in futures:
         future.add_done_callback(one_done)
-
-
-# -- process-wide state ----------------------------------------------------------------------
-
-_executors: dict[tuple[Any, ...], PythagorasExecutor] = {}
-_executors_lock = threading.Lock()
-_warned: set[str] = set()
-_completions: queue.SimpleQueue[tuple[Callable[[Any], None], Future[Any]]] = queue.SimpleQueue()
-_completion_thread: threading.Thread | None = None
-
-
-def _shared_executor(options: dict[str, Any], engine: Executor | None = None) -> PythagorasExecutor:
-    """The executor for these options and this engine (``executor=``), kept warm. An engine is
-    told apart by identity (for dask, its client's): the cached executor holds it, so its id
-    is never reused while the entry lives."""
-    where = resolve_location(options["location"])
-    storage = options["storage_options"]  # (its "progress" is the backend's, not the executor's)
-    secret = options["secret"]
-    key = (where, options["max_workers"], options["cache"], options["lease_timeout"],
-           None if storage is None else repr(sorted(storage.items())),
-           None if secret is None else hashlib.sha256(secret).hexdigest())
-    engine_part = engine_key(engine)
-    with _executors_lock:
-        _start_completions()
-        executor = _executors.get((*key, engine_part))
-        if executor is None or executor._shutdown:
-            executor = PythagorasExecutor(where, max_workers=options["max_workers"],
-                                          cache=options["cache"],
-                                          lease_timeout=options["lease_timeout"],
-                                          executor=engine,
-                                          storage_options=storage, secret=secret)
-            _executors[(*key, engine_part)] = executor
-        return executor
-
-
-def shutdown_executors(wait: bool = True) -> None:
-    """Shut down the executors the backend keeps warm between ``Parallel`` calls (one per set
-    of options, as joblib keeps its loky pool). The next ``Parallel`` call starts a new one."""
-    with _executors_lock:
-        executors = list(_executors.values())
-        _executors.clear()
-    for executor in executors:
-        executor.shutdown(wait=wait)
-
-
-def _start_completions() -> None:
-    global _completion_thread
-    if _completion_thread is None:
-        _completion_thread = threading.Thread(target=_run_completions, daemon=True,
-                                              name="pythagoras-joblib-completions")
-        _completion_thread.start()
-
-
-def _run_completions() -> None:
-    while True:
-        callback, future = _completions.get()
-        try:
-            callback(future)
-        except Exception:  # joblib's own callback failed: report it, keep serving the others
-            log.exception("pythagoras: a joblib completion callback raised")
 
 
 _unidentified: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
