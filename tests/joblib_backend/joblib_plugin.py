@@ -20,8 +20,8 @@ import pytest
 
 os.environ.setdefault("PYTHAGORAS_LOCATION", tempfile.mkdtemp(prefix="pythagoras-joblib-suite-"))
 
-import pythagoras  # noqa: E402,F401 -- registers the backend
-from pythagoras.joblib_backend import PythagorasBackend  # noqa: E402
+import pythagoras  # noqa: F401 -- registers the backend
+from pythagoras.joblib_backend import PythagorasBackend
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
