@@ -39,6 +39,7 @@ from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.executor import read_from_store
 from ..identity.address import CallAddress
+from ..location import resolve_location
 from ..progress import CallBar, wanted
 from ..protocol import Call
 from ..storage.signed import resolve_secret
@@ -56,6 +57,15 @@ __all__ = ["NoWorkers", "PythagorasBackend", "shutdown_executors"]
 log = logging.getLogger("pythagoras")
 
 _warned: set[str] = set()
+
+#: A Parallel call nested up to this deep in tasks of the backend runs in the swarm; one level
+#: deeper it runs in threads, and deeper still sequentially, so no recursion of Parallel calls
+#: can start workers without end.
+MAX_SWARM_NESTING = 3
+
+#: What a pickled backend leaves behind: it travels with joblib's tasks, which a request record
+#: may carry into the folder, and a secret or a credential is never written there.
+_NOT_PICKLED = ("secret", "storage_options")
 
 
 class NoWorkers(PythagorasError, RuntimeError):
@@ -112,10 +122,14 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as its options: no peer, pool or thread goes with it. An engine goes along
-        only if it can be pickled (a thread pool or a dask client's executor cannot): the copy
-        runs its calls on the default loky pool otherwise."""
-        return _rebuild, (self._options(), self.nesting_level, self.inner_max_num_threads,
+        """Travel as its options, but never with the secret or the storage options: a nested
+        backend goes with joblib's tasks, and a task may be written into the folder as a
+        request. A copy finds the secret in its environment, as any peer does, and in a
+        worker of a peer its store options are that peer's. No peer, pool or thread goes with
+        it. An engine goes along only if it can be pickled (a thread pool or a dask client's
+        executor cannot): the copy runs its calls on the default loky pool otherwise."""
+        options = {k: v for k, v in self._options().items() if k not in _NOT_PICKLED}
+        return _rebuild, (options, self.nesting_level, self.inner_max_num_threads,
                           self.backend_kwargs, _if_picklable(self.engine))
 
     def _options(self) -> dict[str, Any]:
@@ -161,6 +175,11 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                   require: str | None = None, **backend_kwargs: Any) -> int:
         """Attach to a Parallel call; the number of workers it may count on."""
         self.parallel = parallel
+        if (self.nesting_level or 0) > MAX_SWARM_NESTING:
+            warnings.warn(f"a Parallel call nested {self.nesting_level} deep runs sequentially: "
+                          f"the pythagoras backend runs those up to {MAX_SWARM_NESTING} deep",
+                          stacklevel=3)
+            raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
         if multiprocessing.current_process().daemon and self.engine is None:
             # A daemonic process (a multiprocessing pool's worker) cannot start the peer's
             # pool of processes: run sequentially, as joblib's loky backend does there. (An
@@ -267,12 +286,25 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             self._bar = None
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
-        """A Parallel call inside a task uses threads, then runs sequentially, as under loky:
-        a task must not start a peer and a pool of its own in every worker."""
+        """A Parallel call inside a task runs in the swarm too, on the same location with the
+        same options, so its calls are memoized where a top-level call of them is; beyond
+        ``MAX_SWARM_NESTING`` in threads, then sequentially, as under loky."""
         level = (self.nesting_level or 0) + 1
-        if level > 1:
-            return SequentialBackend(nesting_level=level), None
-        return ThreadingBackend(nesting_level=level), None
+        if level <= MAX_SWARM_NESTING:
+            return self._nested(level), None
+        if level == MAX_SWARM_NESTING + 1:
+            return ThreadingBackend(nesting_level=level), None
+        return SequentialBackend(nesting_level=level), None
+
+    def _nested(self, level: int) -> PythagorasBackend:
+        """This backend for the Parallel calls of its tasks: the location as resolved here and
+        the same options, but no pool of its own (``max_workers=None``: in a worker of a peer
+        the executor attaches to that peer, and lends the worker's slot while it waits), no
+        engine and no progress bar."""
+        return PythagorasBackend(resolve_location(self.location), cache=self.cache,
+                                 lease_timeout=self.lease_timeout,
+                                 storage_options=self.storage_options, secret=self.secret,
+                                 nesting_level=level)
 
     @contextmanager
     def retrieval_context(self) -> Iterator[None]:
