@@ -12,12 +12,10 @@ from inside ``submit``, recursing until RecursionError.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 import os
 import pickle
-import queue
 import threading
 import warnings
 import weakref
@@ -36,20 +34,38 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
-from ..engines import Engine, engine_key
+from ..engines import Engine
 from ..errors import IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.executor import read_from_store
 from ..identity.address import CallAddress
 from ..location import resolve_location
 from ..progress import CallBar, wanted
-from ..storage.signed import resolve_secret
 from ..protocol import Call
+from ..storage.signed import resolve_secret
 from ..unique import unique_hex
+from .executors import (  # noqa: F401 -- tests and benchmarks reach _executors here
+    _executors,
+    _executors_lock,
+    complete_later,
+    shared_executor,
+    shutdown_executors,
+)
 
-__all__ = ["NoWorkers", "PythagorasBackend"]
+__all__ = ["NoWorkers", "PythagorasBackend", "shutdown_executors"]
 
 log = logging.getLogger("pythagoras")
+
+_warned: set[str] = set()
+
+#: A Parallel call nested up to this deep in tasks of the backend runs in the swarm; one level
+#: deeper it runs in threads, and deeper still sequentially, so no recursion of Parallel calls
+#: can start workers without end.
+MAX_SWARM_NESTING = 3
+
+#: What a pickled backend leaves behind: it travels with joblib's tasks, which a request record
+#: may carry into the folder, and a secret or a credential is never written there.
+_NOT_PICKLED = ("secret", "storage_options")
 
 
 class NoWorkers(PythagorasError, RuntimeError):
@@ -106,10 +122,14 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as its options: no peer, pool or thread goes with it. An engine goes along
-        only if it can be pickled (a thread pool or a dask client's executor cannot): the copy
-        runs its calls on the default loky pool otherwise."""
-        return _rebuild, (self._options(), self.nesting_level, self.inner_max_num_threads,
+        """Travel as its options, but never with the secret or the storage options: a nested
+        backend goes with joblib's tasks, and a task may be written into the folder as a
+        request. A copy finds the secret in its environment, as any peer does, and in a
+        worker of a peer its store options are that peer's. No peer, pool or thread goes with
+        it. An engine goes along only if it can be pickled (a thread pool or a dask client's
+        executor cannot): the copy runs its calls on the default loky pool otherwise."""
+        options = {k: v for k, v in self._options().items() if k not in _NOT_PICKLED}
+        return _rebuild, (options, self.nesting_level, self.inner_max_num_threads,
                           self.backend_kwargs, _if_picklable(self.engine))
 
     def _options(self) -> dict[str, Any]:
@@ -121,7 +141,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def executor(self) -> PythagorasExecutor:
         """This process's executor on the location, shared by every backend with the same
         options and kept warm between Parallel calls, as joblib keeps its loky pool."""
-        return _shared_executor(self._options(), self.engine)
+        return shared_executor(self._options(), self.engine)
 
     # -- sizing ----------------------------------------------------------------------------
 
@@ -155,6 +175,11 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                   require: str | None = None, **backend_kwargs: Any) -> int:
         """Attach to a Parallel call; the number of workers it may count on."""
         self.parallel = parallel
+        if (self.nesting_level or 0) > MAX_SWARM_NESTING:
+            warnings.warn(f"a Parallel call nested {self.nesting_level} deep runs sequentially: "
+                          f"the pythagoras backend runs those up to {MAX_SWARM_NESTING} deep",
+                          stacklevel=3)
+            raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
         if multiprocessing.current_process().daemon and self.engine is None:
             # A daemonic process (a multiprocessing pool's worker) cannot start the peer's
             # pool of processes: run sequentially, as joblib's loky backend does there. (An
@@ -199,7 +224,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                 self._count(self._bar, futures, done)
             _gather(futures, done, batch, self._forget)
         if callback is not None:
-            done.add_done_callback(lambda f: _completions.put((callback, f)))
+            done.add_done_callback(lambda f: complete_later(callback, f))
         return done
 
     apply_async = submit  # the name joblib < 1.5 calls
@@ -261,12 +286,25 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             self._bar = None
 
     def get_nested_backend(self) -> tuple[ParallelBackendBase, int | None]:
-        """A Parallel call inside a task uses threads, then runs sequentially, as under loky:
-        a task must not start a peer and a pool of its own in every worker."""
+        """A Parallel call inside a task runs in the swarm too, on the same location with the
+        same options, so its calls are memoized where a top-level call of them is; beyond
+        ``MAX_SWARM_NESTING`` in threads, then sequentially, as under loky."""
         level = (self.nesting_level or 0) + 1
-        if level > 1:
-            return SequentialBackend(nesting_level=level), None
-        return ThreadingBackend(nesting_level=level), None
+        if level <= MAX_SWARM_NESTING:
+            return self._nested(level), None
+        if level == MAX_SWARM_NESTING + 1:
+            return ThreadingBackend(nesting_level=level), None
+        return SequentialBackend(nesting_level=level), None
+
+    def _nested(self, level: int) -> PythagorasBackend:
+        """This backend for the Parallel calls of its tasks: the location as resolved here and
+        the same options, but no pool of its own (``max_workers=None``: in a worker of a peer
+        the executor attaches to that peer, and lends the worker's slot while it waits), no
+        engine and no progress bar."""
+        return PythagorasBackend(resolve_location(self.location), cache=self.cache,
+                                 lease_timeout=self.lease_timeout,
+                                 storage_options=self.storage_options, secret=self.secret,
+                                 nesting_level=level)
 
     @contextmanager
     def retrieval_context(self) -> Iterator[None]:
@@ -313,66 +351,6 @@ def _gather(futures: list[Future[Any]], done: Future[Any], batch: bool,
 
     for future in futures:
         future.add_done_callback(one_done)
-
-
-# -- process-wide state ----------------------------------------------------------------------
-
-_executors: dict[tuple[Any, ...], PythagorasExecutor] = {}
-_executors_lock = threading.Lock()
-_warned: set[str] = set()
-_completions: queue.SimpleQueue[tuple[Callable[[Any], None], Future[Any]]] = queue.SimpleQueue()
-_completion_thread: threading.Thread | None = None
-
-
-def _shared_executor(options: dict[str, Any], engine: Executor | None = None) -> PythagorasExecutor:
-    """The executor for these options and this engine (``executor=``), kept warm. An engine is
-    told apart by identity (for dask, its client's): the cached executor holds it, so its id
-    is never reused while the entry lives."""
-    where = resolve_location(options["location"])
-    storage = options["storage_options"]  # (its "progress" is the backend's, not the executor's)
-    secret = options["secret"]
-    key = (where, options["max_workers"], options["cache"], options["lease_timeout"],
-           None if storage is None else repr(sorted(storage.items())),
-           None if secret is None else hashlib.sha256(secret).hexdigest())
-    engine_part = engine_key(engine)
-    with _executors_lock:
-        _start_completions()
-        executor = _executors.get((*key, engine_part))
-        if executor is None or executor._shutdown:
-            executor = PythagorasExecutor(where, max_workers=options["max_workers"],
-                                          cache=options["cache"],
-                                          lease_timeout=options["lease_timeout"],
-                                          executor=engine,
-                                          storage_options=storage, secret=secret)
-            _executors[(*key, engine_part)] = executor
-        return executor
-
-
-def shutdown_executors(wait: bool = True) -> None:
-    """Shut down the executors the backend keeps warm between ``Parallel`` calls (one per set
-    of options, as joblib keeps its loky pool). The next ``Parallel`` call starts a new one."""
-    with _executors_lock:
-        executors = list(_executors.values())
-        _executors.clear()
-    for executor in executors:
-        executor.shutdown(wait=wait)
-
-
-def _start_completions() -> None:
-    global _completion_thread
-    if _completion_thread is None:
-        _completion_thread = threading.Thread(target=_run_completions, daemon=True,
-                                              name="pythagoras-joblib-completions")
-        _completion_thread.start()
-
-
-def _run_completions() -> None:
-    while True:
-        callback, future = _completions.get()
-        try:
-            callback(future)
-        except Exception:  # joblib's own callback failed: report it, keep serving the others
-            log.exception("pythagoras: a joblib completion callback raised")
 
 
 _unidentified: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
