@@ -202,18 +202,16 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         """Run a joblib batch (or any callable taking no arguments) in the swarm; a Future of
         the list of its calls' values. Thread-safe."""
         executor = self.executor
-        items: list[tuple[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]]]
+        items: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]
         if isinstance(func, BatchedCalls):
-            nested = (func._backend, func._n_jobs)
-            items = [(_InJoblibConfig(f, *nested), f, tuple(args), dict(kwargs))
-                     for f, args, kwargs in func.items]
+            nested: NestedConfig | None = NestedConfig(func._backend, func._n_jobs)
+            items = [(f, tuple(args), dict(kwargs)) for f, args, kwargs in func.items]
             batch = True
         else:
-            items = [(func, func, (), {})]
-            batch = False
+            nested, items, batch = None, [(func, (), {})], False
         done: Future[Any] = Future()
         try:
-            calls = [self._call(executor, run, f, args, kwargs) for run, f, args, kwargs in items]
+            calls = [self._call(executor, nested, f, args, kwargs) for f, args, kwargs in items]
             futures = executor._submit_calls(calls, retry=True)
         except Exception as error:
             done.set_exception(error)
@@ -243,11 +241,13 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
 
             done.add_done_callback(settled)
 
-    def _call(self, executor: PythagorasExecutor, run: Callable[..., Any], func: Any,
+    def _call(self, executor: PythagorasExecutor, nested: NestedConfig | None, func: Any,
               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-        """The call of ``func`` as the swarm runs it (``run``, under joblib's nested config);
-        a call of a function whose identity cannot be taken runs once, unmemoized. An argument
-        that cannot be hashed raises: it could not be pickled either."""
+        """The call of ``func`` as the swarm runs it: under joblib's ``nested`` config, which
+        travels as its first argument (not part of its address), since the function's record
+        is one for all its calls; a call of a function whose identity cannot be taken runs
+        once, unmemoized. An argument that cannot be hashed raises: it could not be pickled
+        either."""
         try:
             call = executor._call(func, args, kwargs)
         except IdentityError as e:
@@ -255,7 +255,8 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             call = Call(CallAddress(_unidentified_id(func), unique_hex()), func,
                         str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
                         unique=True)
-        call.func = run
+        if nested is not None:
+            call.func, call.args = InJoblibConfig(func), (nested, *call.args)
         return call
 
     def _forget(self, futures: list[Future[Any]]) -> None:
@@ -309,19 +310,29 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     @contextmanager
     def retrieval_context(self) -> Iterator[None]:
         """While joblib waits for results, this process's peer keeps serving the swarm (its
-        executor serves for its whole life), so a wait never starves the swarm of a worker."""
-        yield
+        executor serves for its whole life), so a wait never starves the swarm of a worker; a
+        Parallel inside a task lends the task's worker to the swarm while it waits
+        (:mod:`pythagoras.lending`), so nested calls never deadlock it."""
+        with self.executor._peer.lending():
+            yield
 
 
-class _InJoblibConfig:
-    """Runs one call of a joblib batch under the batch's nested backend, as ``BatchedCalls``
-    does in joblib's own workers."""
+class NestedConfig:
+    """joblib's config for the calls of one batch (its nested backend and ``n_jobs``), as
+    ``BatchedCalls`` sets it around them in joblib's own workers."""
 
-    def __init__(self, func: Callable[..., Any], backend: Any, n_jobs: int | None) -> None:
-        self.func, self.backend, self.n_jobs = func, backend, n_jobs
+    def __init__(self, backend: Any, n_jobs: int | None) -> None:
+        self.backend, self.n_jobs = backend, n_jobs
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with parallel_config(backend=self.backend, n_jobs=self.n_jobs):
+
+class InJoblibConfig:
+    """Runs a function under the nested config given as its call's first argument."""
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def __call__(self, nested: NestedConfig, *args: Any, **kwargs: Any) -> Any:
+        with parallel_config(backend=nested.backend, n_jobs=nested.n_jobs):
             return self.func(*args, **kwargs)
 
 

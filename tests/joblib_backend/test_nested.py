@@ -24,7 +24,7 @@ from joblib._parallel_backends import (
 )
 
 from pythagoras.joblib_backend import PythagorasBackend
-from pythagoras.joblib_backend.backend import MAX_SWARM_NESTING, _InJoblibConfig
+from pythagoras.joblib_backend.backend import MAX_SWARM_NESTING, NestedConfig
 
 SCRIPT = Path(__file__).with_name("_nested_parallel.py")
 DEADLINE = 120.0  # a few seconds when it works; only a deadlock reaches this
@@ -79,8 +79,8 @@ def test_neither_the_secret_nor_the_storage_options_are_pickled(tmp_path: Path,
     backend = PythagorasBackend(location=str(tmp_path), cache=False, lease_timeout=7.0,
                                 storage_options=STORAGE_OPTIONS, secret=SECRET)
     nested, n_jobs = backend.get_nested_backend()
-    # What a request record carries: a call run under the batch's nested backend.
-    data = pickle.dumps(_InJoblibConfig(_tasks.square, nested, n_jobs))
+    # What a request record carries: a call's first argument, the batch's nested config.
+    data = pickle.dumps(NestedConfig(nested, n_jobs))
     for private in (SECRET, STORAGE_OPTIONS["token"]):
         assert private.encode() not in data
         assert private.encode() not in pickle.dumps(backend)
@@ -153,11 +153,9 @@ def test_nested_parallel_calls_on_a_signed_swarm(tmp_path: Path) -> None:
                 if path.is_file() and SECRET.encode() in path.read_bytes()]
 
 
-@pytest.mark.xfail(strict=True, raises=(AssertionError, pytest.fail.Exception),
-                   reason="needs the lending worker: a worker's nested executor does not know "
-                   "its peer's secret yet (it is not pickled), so the inner calls are unsigned: "
-                   "the peers refuse each other's records and the inner Parallel may never end")
 def test_nested_parallel_calls_with_a_secret_given_as_an_option(tmp_path: Path) -> None:
+    # The secret is not pickled with the nested backend: a worker's nested executor signs
+    # with its own peer's store, which the pool's initializer gave it.
     run = run_nested(tmp_path, secret=SECRET, deadline=60.0)
     check_nested_run(run)
     assert run["requests"] >= 2 and run["holding_secret"] == []
