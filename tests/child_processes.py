@@ -29,10 +29,10 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
 
 
 def run(args: Sequence[str], *, timeout: float, env: dict[str, str] | None = None,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        cwd: Path | None = None, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     """Run ``python *args`` to its end, or kill its whole group after ``timeout`` seconds
     (``subprocess.run(timeout=)`` alone leaves its pool's processes behind)."""
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([python, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env or environment(), cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -52,11 +52,11 @@ def run(args: Sequence[str], *, timeout: float, env: dict[str, str] | None = Non
 
 
 @contextmanager
-def started(args: Sequence[str], *, env: dict[str, str] | None = None,
-            log: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+def started(args: Sequence[str], *, env: dict[str, str] | None = None, log: Path | None = None,
+            python: str = sys.executable) -> Iterator[subprocess.Popen[str]]:
     """``python *args`` running for the block's length, then killed with its group."""
     sink = open(log, "w") if log is not None else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, *args], stdout=sink, stderr=sink, text=True,
+    proc = subprocess.Popen([python, *args], stdout=sink, stderr=sink, text=True,
                             env=env or environment(), start_new_session=True)
     try:
         yield proc
