@@ -205,17 +205,18 @@ class Execution:
                             pass
         started = time.monotonic()
         mark = self._runs.new_mark() if self._engine is None else None
+        if mark is not None:  # before the run can end: its callback reads it
+            with self._cv:
+                self._runs.marks[claim.address] = mark
         submitted = self._submit_work(calls, mark, claim)
         if submitted is None:
             with self._cv:
                 self._running.pop(claim.address, None)
                 self._busy.difference_update(call.address for call in calls)
+                self._runs.marks.pop(claim.address, None)
             self.swarm.release(claim)
             return False
         future, pool = submitted
-        if mark is not None:
-            with self._cv:
-                self._runs.marks[claim.address] = mark
         if self._engine is not None:
             with self._cv:  # before the callback, which may run at once: it forgets it
                 self._on_engine[claim.address] = future
@@ -243,7 +244,14 @@ class Execution:
         here, or again after a crash); with what runs them. None if they cannot be handed
         over: an engine that refuses a call (shut down by its owner, broken) is used no more.
         A claim not yet marked started is marked by the worker as it starts the run."""
-        payload = pack([(call.func, call.args, call.kwargs) for call in calls])
+        try:
+            payload = pack([(call.func, call.args, call.kwargs) for call in calls])
+        except Exception as e:  # never held under a renewed lease: given back at once
+            log.warning("pythagoras: cannot prepare %s to run on this peer (%s: %s); leaving "
+                        "it to other peers", calls[0].name if len(calls) == 1 else
+                        f"a batch of {len(calls)} calls", type(e).__name__, e)
+            self._skip[self.swarm.request_key(claim.address)] = time.monotonic() + self.lease_timeout
+            return None
         started = None if claim.started else self.swarm.started_record(claim)
         task = (payload, len(calls), mark, self.swarm.origins(calls), started)
         if self._engine is not None:

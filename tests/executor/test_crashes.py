@@ -42,3 +42,48 @@ def test_a_batch_with_a_call_that_kills_its_worker_keeps_its_other_values(
         futures[2].result(timeout=TIMEOUT)
     # The others are stored: a new submit of each is a hit, not another PeersDied.
     assert executor.submit(fx.crash_on, 4, 3).result(timeout=TIMEOUT) == 16
+
+
+class RefusesToPickle:
+    """A callable that refuses to be pickled once told to, as a function this peer cannot pickle
+    again for its pool (another Python's code) would."""
+
+    refuse = False
+
+    def __call__(self, x: int) -> int:
+        return x
+
+    def __reduce__(self) -> Any:
+        if RefusesToPickle.refuse:
+            raise IndexError("tuple index out of range")
+        return RefusesToPickle, ()
+
+
+def test_a_call_the_peer_cannot_prepare_is_given_back_at_once(
+        open_executor: Callable[..., PythagorasExecutor], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import time
+
+    client = open_executor(max_workers=0)
+    future = client.submit(RefusesToPickle(), 3)  # its request and function record are written
+    RefusesToPickle.refuse = True
+    try:
+        with caplog.at_level(logging.WARNING, logger="pythagoras"):
+            server = PythagorasExecutor(client.location, max_workers=1)
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while "cannot prepare" not in caplog.text:
+                    assert time.monotonic() < deadline, "the peer never said it cannot prepare the call"
+                    time.sleep(0.01)
+            finally:
+                server.shutdown(wait=False, cancel_futures=True)
+    finally:
+        RefusesToPickle.refuse = False
+    assert "IndexError: tuple index out of range" in caplog.text
+    assert "leaving it to other peers" in caplog.text
+    assert not future.done()  # left to other peers: never failed here
+    folder = Path(client.location)
+    assert not list(folder.glob("claims/*"))  # not held under a renewed lease
+    assert list(folder.glob("requests/*/*"))  # still there for a peer that can run it
+    future.cancel()
