@@ -21,7 +21,8 @@ from .portable import PYTHON, rebuild, source_form
 from .records import dump_value, load_value
 from .tracebacks import Origins, origins
 
-__all__ = ["FORMAT", "function_name", "function_python", "function_record", "load_function_record"]
+__all__ = ["FORMAT", "function_name", "function_portable", "function_python", "function_record",
+           "load_function_record"]
 
 FORMAT: Final = "pythagoras.function/2"
 
@@ -63,3 +64,8 @@ def function_python(record: Any) -> str | None:
     if isinstance(record, tuple) and len(record) == 5 and record[0] == FORMAT:
         return str(record[1])
     return None
+
+
+def function_portable(record: Any) -> bool:
+    """True if a record of this format holds its function as source too."""
+    return isinstance(record, tuple) and len(record) == 5 and record[0] == FORMAT and record[4] is not None

@@ -30,6 +30,7 @@ from .records import MISSING
 from .notifications import FolderWatch, watch_folder
 from .storage.base import Store
 from .storage.local import LocalFolderStore
+from .portable import PYTHON
 from .swarm import Swarm
 from .worker import StartMarks
 
@@ -368,7 +369,7 @@ class Peer(Execution):
 
     def _announcement(self) -> dict[str, Any]:
         return {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
-                "workers": self.max_workers, "serving": self._serving()}
+                "workers": self.max_workers, "serving": self._serving(), "python": PYTHON}
 
     def _next_slice(self, size: int = 256) -> list[CallAddress]:
         """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""

@@ -85,7 +85,7 @@ from .protocol import (
     Request,
     holder_is_gone,
 )
-from .function_records import function_name
+from .function_records import function_name, function_portable, function_python
 from .records import load_value, unframe
 from .storage.base import Store, is_debris
 from .storage.fsspec_store import FsspecStore, modified_time
@@ -310,6 +310,15 @@ def _calls_of_request(store: Store, key: str, address: CallAddress,
     return sum(1 for member in request.members if member.address not in finished)
 
 
+def _bytecode_only(store: Store, function_id: str, known: dict[str, str | None]) -> str | None:
+    """The Python version whose peers alone can run the function: its record holds its
+    bytecode and no source (``function_records``); None if any peer can."""
+    if function_id not in known:
+        record = _load(store, f"functions/{function_id}", FUNCTION)
+        known[function_id] = None if function_portable(record) else function_python(record)
+    return known[function_id]
+
+
 def _finished(records: dict[str, dict[str, Entry]]) -> set[CallAddress]:
     found = set()
     for kind in ("results", "failures"):
@@ -337,6 +346,7 @@ def _peers(store: Store, keys: Iterable[str], lease_timeout: float) -> list[dict
             "pid": pid,
             "workers": info.get("workers"),
             "serving": info.get("serving"),
+            "python": info.get("python"),
             "heartbeat_age": round(age, 3),
             "live": _fresh(age, lease_timeout) and not holder_is_gone(peer_id),
         })
@@ -421,6 +431,8 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
             stale_claims += 1
     pending = running = 0
     requested: set[CallAddress] = set()
+    bound: dict[str, int] = {}  # pending calls that only peers of that Python can run
+    pythons: dict[str, str | None] = {}
     for key in records["requests"]:
         address = _address(key)
         if address is None:
@@ -429,8 +441,11 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
         calls = _calls_of_request(store, key, address, finished)
         if address in live:
             running += calls
-        else:
-            pending += calls
+            continue
+        pending += calls
+        python = _bytecode_only(store, address.function, pythons) if calls else None
+        if python is not None:
+            bound[python] = bound.get(python, 0) + calls
     # A peer with a free worker claims its own calls without writing a request.
     running += sum(1 for address in live - requested if address not in finished)
     kinds = {kind: {"records": len(entries), "bytes": sum(e.size or 0 for e in entries.values())}
@@ -440,7 +455,7 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
         "lease_timeout": lease_timeout,
         "peers": _peers(store, records["peers"], lease_timeout),
         "calls": {"pending": pending, "running": running, "done": len(records["results"]),
-                  "failed": len(records["failures"])},
+                  "failed": len(records["failures"]), "pending_only_for_python": bound},
         "stale_claims": stale_claims,
         "store": {"records": sum(k["records"] for k in kinds.values()),
                   "bytes": sum(k["bytes"] for k in kinds.values()), "kinds": kinds},
@@ -493,11 +508,11 @@ def format_status(report: dict[str, Any]) -> str:
                f"   (lease {report['lease_timeout']:g} s)" if peers else "none")
     lines.append(f"{'peers':<10}{summary}")
     if peers:
-        rows = [["HOST", "PID", "WORKERS", "SERVING", "HEARTBEAT", "STATE"]]
+        rows = [["HOST", "PID", "PYTHON", "WORKERS", "SERVING", "HEARTBEAT", "STATE"]]
         for p in peers:
             serving = {True: "yes", False: "no"}.get(p["serving"], "?")
-            rows.append([str(p["host"]), str(p["pid"]), str(p["workers"]), serving,
-                         _ago(p["heartbeat_age"]), "live" if p["live"] else "stale"])
+            rows.append([str(p["host"]), str(p["pid"]), str(p.get("python") or "?"), str(p["workers"]),
+                         serving, _ago(p["heartbeat_age"]), "live" if p["live"] else "stale"])
         lines += _table(rows, pad)
     calls = report["calls"]
     text = (f"{calls['pending']} pending, {calls['running']} running, {calls['done']} done, "
@@ -505,6 +520,9 @@ def format_status(report: dict[str, Any]) -> str:
     if report["stale_claims"]:
         text += f"   ({_plural(report['stale_claims'], 'stale claim')})"
     lines.append(f"{'calls':<10}{text}")
+    for python, count in sorted(calls.get("pending_only_for_python", {}).items()):
+        lines.append(f"{'':<10}{count} pending only for peers of Python {python} (bytecode only: "
+                     "a lambda, a closure or code without source)")
     store = report["store"]
     lines.append(f"{'store':<10}{_size(store['bytes'])} in {_plural(store['records'], 'record')}")
     if report["refused"]:

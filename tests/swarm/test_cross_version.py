@@ -93,5 +93,7 @@ def test_a_lambda_of_another_version_is_left_to_peers_of_its_version(tmp_path: P
         assert left == {"error": "TimeoutError"}  # our worker never ran it, nor failed it
         assert f"to peers of Python {version(other)}" in log.read_text()
         assert not [p for p in location.glob("failures/**/*") if p.is_file()]
+        shown = child_processes.run(["-m", "pythagoras", "status", str(location), "--json"], timeout=60)
+        assert json.loads(shown.stdout)["calls"]["pending_only_for_python"] == {version(other): 1}
         with worker(other, location, tmp_path / "their-worker.log"):
             assert script(other, location, "lambda", 120) == {"value": 8}
