@@ -6,7 +6,7 @@ modules are imported, so that the tests they parametrize over every backend incl
 ``--pythagoras-only`` keeps the test cases that run the backend: those parametrized with the
 name ``"pythagoras"`` and those parametrized with an instance of it (joblib's
 ``ALL_VALID_BACKENDS`` holds one of each registered backend, with an id such as ``backend10``
-that ``-k pythagoras`` misses). ``tests/joblib_backend/test_joblib_suite.py`` runs them.
+that ``-k pythagoras`` misses). ``tests/joblib_backend/test_joblib_parallel_suite.py`` runs them.
 
 The swarm lives in a fresh temporary folder for the run, unless $PYTHAGORAS_LOCATION is set.
 """
