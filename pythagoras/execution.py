@@ -271,7 +271,8 @@ class Execution:
                     self._runs.new_pool()
                     self._pool = loky.ProcessPoolExecutor(
                         max_workers=self.max_workers, initializer=enter_worker,
-                        initargs=(_picklable(self.swarm.store), self._runs.folder))
+                        initargs=(_picklable(self.swarm.store), self._runs.folder,
+                                  self.lease_timeout))
                 pool = self._pool
             try:
                 return pool.submit(run_packed, *task), pool

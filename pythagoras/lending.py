@@ -12,20 +12,22 @@ process, one per waiting thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
 from .peer import Peer
 from .storage.base import Store
+from .worker import lent_run, worker_lease
 
 __all__ = ["LendingPeer"]
 
-_MAX_LENT: Final = 256  # threads the calls may run in: one per thread that waits
+_MAX_LENT: Final = 4096  # threads the calls may run in: one per thread that waits
 
 _PEERS: dict[str, LendingPeer] = {}  # this process's lending peers, by location
 _PEERS_LOCK = threading.Lock()
+_lent = threading.local()  # whether this thread lends its slot already
 
 
 class LendingPeer(Peer):
@@ -34,32 +36,61 @@ class LendingPeer(Peer):
     lends = True
 
     def __init__(self, store: Store, *, lease_timeout: float = 30.0) -> None:
-        threads = ThreadPoolExecutor(max_workers=_MAX_LENT, thread_name_prefix="pythagoras-lent")
+        threads = _LentThreads(max_workers=_MAX_LENT, thread_name_prefix="pythagoras-lent")
         super().__init__(store, max_workers=_MAX_LENT, lease_timeout=lease_timeout, executor=threads)
         self.max_workers = 0
 
     @classmethod
-    def of(cls, store: Store, lease_timeout: float = 30.0) -> LendingPeer:
-        """This process's lending peer on ``store``, made once per location."""
+    def of(cls, store: Store) -> LendingPeer:
+        """This process's lending peer on ``store``, made once per location, with the lease of
+        the peer whose worker this process is (a shorter lease elsewhere would find its
+        claims stale)."""
         with _PEERS_LOCK:
             peer = _PEERS.get(store.location)
             if peer is None or peer._closed:
-                peer = _PEERS[store.location] = cls(store, lease_timeout=lease_timeout)
+                peer = _PEERS[store.location] = cls(store, lease_timeout=worker_lease())
             return peer
 
     @contextmanager
     def lending(self) -> Iterator[None]:
-        """While the block runs (the caller waits for calls), run one more call at once."""
+        """While the block runs (the caller waits for calls), run one more call at once: one
+        per waiting thread, however many waits it nests (``sync_parallel`` waits on futures
+        that lend too), and never more than its threads."""
+        if getattr(_lent, "here", False):
+            yield
+            return
         with self._cv:
-            self.max_workers += 1
-            self._news = self._listing_due = True
-            self._start()
-            self._cv.notify_all()
+            lends = self.max_workers < _MAX_LENT
+            if lends:
+                self.max_workers += 1
+                self._news = self._listing_due = True
+                self._start()
+                self._cv.notify_all()
+        _lent.here = True
         try:
             yield
         finally:
-            with self._cv:
-                self.max_workers -= 1
+            _lent.here = False
+            if lends:
+                with self._cv:
+                    self.max_workers -= 1
 
     def _refresh_capacity(self) -> None:
         """Its capacity is the number of threads lending, not its thread pool's size."""
+
+    def _announce(self) -> None:
+        """It writes no peer record: its slots are those of the peer whose worker this process
+        is, which that peer counts already, and its process ends without a word (loky kills
+        its workers), which would leave a stale record behind each time."""
+
+
+class _LentThreads(ThreadPoolExecutor):
+    """The threads lent calls run in, each call marked as nested in this worker's run."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(_marked, fn, *args, **kwargs)
+
+
+def _marked(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with lent_run():
+        return fn(*args, **kwargs)

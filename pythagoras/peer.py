@@ -341,12 +341,15 @@ class Peer(Execution):
         except Exception as e:  # keep the last count; the engine's submit will tell
             log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
 
-    def _heartbeat(self) -> None:
-        self._refresh_capacity()
+    def _announce(self) -> None:
         try:  # a full disk may refuse the record and still let the leases be renewed
             self.swarm.announce(self.id, self._announcement())
         except Exception as error:
             log.warning("pythagoras: cannot announce peer %s (%s)", self.id, error)
+
+    def _heartbeat(self) -> None:
+        self._refresh_capacity()
+        self._announce()
         with self._cv:
             claims = [*self._running.values(), *self._held.values()]
             unreleased, self._unreleased = self._unreleased, []

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from concurrent import futures
 import socket
 import sys
 import traceback
@@ -181,7 +182,7 @@ class Failure:
     read-only), and a later submission of the call runs it again (:attr:`transient`).
     """
 
-    kind: str  # "raised", "peers_died" or "store_failed"
+    kind: str  # "raised", "transient", "peers_died" or "store_failed"
     type_name: str
     message: str
     traceback: str
@@ -205,7 +206,12 @@ class Failure:
 
     @classmethod
     def raised(cls, error: BaseException, text: str, peer: str, attempts: int) -> Failure:
-        return cls("raised", f"{type(error).__module__}.{type(error).__qualname__}", str(error),
+        """The call raised ``error``. Final, unless it is the swarm's own state that the call
+        met (a call it waited on timed out or kept killing its workers, a store refused a
+        write): then it is ``transient``, told to the callers waiting now, and a later
+        submission runs the call again."""
+        kind = "transient" if isinstance(error, _SWARM_STATE) else "raised"
+        return cls(kind, f"{type(error).__module__}.{type(error).__qualname__}", str(error),
                    text, peer, attempts, error)
 
     @classmethod
@@ -223,7 +229,12 @@ class Failure:
     @property
     def transient(self) -> bool:
         """True for a failure that a later submission of the call does not get again."""
-        return self.kind == "store_failed"
+        return self.kind in ("store_failed", "transient")
+
+
+#: Exceptions that tell the state of the swarm a call met, not what the call computes.
+_SWARM_STATE: tuple[type[BaseException], ...] = (PeersDied, StoreError, TimeoutError,
+                                                 futures.TimeoutError, futures.CancelledError)
 
 
 def _as_local_class(error: BaseException) -> BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import pickle
 import random
 import threading
 import time
@@ -138,11 +139,20 @@ class PureFunction:
                     value = self._results.lookup(address)  # published before our claim?
                     if value is MISSING:
                         value = self._compute(completed, address)
-                        self._results.publish(address, value)
+                        self._publish(address, value)
                     return value
             with peer.lending():
                 value = peer.await_result(address, direct=True).result()
         return value
+
+    def _publish(self, address: CallAddress, value: Any) -> None:
+        try:
+            self._results.publish(address, value)
+        except (TypeError, pickle.PicklingError, AttributeError) as e:
+            raise PurityError(
+                f"{self._func.__qualname__} returned a {type(value).__qualname__}, which cannot "
+                f"be stored ({e}): return plain data (a list, not a generator; no locks, files "
+                "or connections)") from e
 
     def _compute(self, completed: dict[str, Any], address: CallAddress) -> Any:
         """Run the function (an exception propagates; nothing is stored). Its first run here

@@ -310,7 +310,8 @@ class Swarm:
         if attempt > self.max_attempts:
             self._give_up(address, Failure(
                 "peers_died", "PeersDied",
-                f"the peers running this call died {attempt - 1} times while running it (last: "
+                f"the peers running {self._name_of(address)} died {attempt - 1} times while "
+                f"running it (last: "
                 f"{stale.peer}); it may crash its interpreter or exhaust memory. Clear the "
                 "failure to try again", "", stale.peer, attempt - 1))
             self.store.discard(claim_key)
@@ -357,6 +358,14 @@ class Swarm:
             if age is None or age - self.skew <= self.lease_timeout:
                 return None
         return None
+
+    def _name_of(self, address: CallAddress) -> str:
+        """The name of the call (or batch) at ``address``, from its request where one is left."""
+        try:
+            request: Request | None = self._read(_keys(address)[0], REQUEST)
+        except Exception:  # its arguments cannot be loaded here: the name is not worth a failure
+            request = None
+        return request.name if request is not None else "this call"
 
     def _give_up(self, address: CallAddress, failure: Failure) -> None:
         """Fail the call, or every unfinished call of the batch, whose peers kept dying."""

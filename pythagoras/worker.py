@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -183,14 +184,20 @@ class StartMarks:
     def started(mark: str) -> bool:
         return os.path.exists(mark)
 
-    @staticmethod
-    def died_running(mark: str) -> bool:
+    def died_running(self, mark: str) -> bool:
         """True if the run of ``mark`` started in a worker that is dead now: that run killed
         its worker. A worker still alive (loky kills the others of a broken pool only after it
-        has failed their calls) was an innocent neighbour. The mark is spent."""
+        has failed their calls) was an innocent neighbour; one that died while it ran a call
+        nested in this run (lent its slot, :func:`lent_run`) was killed by that call, which is
+        charged on its own claim. The mark is spent."""
         pid = marked_pid(mark)
         _erase_mark(mark)
-        return pid is not None and process_is_gone(pid)
+        if pid is None or not process_is_gone(pid):
+            return False
+        nested = [name for name in os.listdir(self.folder) if name.startswith(f"{_LENT}{pid}-")]
+        for name in nested:
+            _erase_mark(os.path.join(self.folder, name))
+        return not nested
 
     def close(self) -> None:
         if self._folder is not None:
@@ -198,6 +205,23 @@ class StartMarks:
 
 
 _READY = "ready-"
+_LENT = "lent-"
+_worker_folder: str | None = None
+
+
+@contextmanager
+def lent_run() -> Iterator[None]:
+    """Mark, in the peer's folder of marks, that a call nested in this worker's run runs here
+    (in a lent slot): should the worker die now, the nested call killed it."""
+    if _worker_folder is None:
+        yield
+        return
+    path = os.path.join(_worker_folder, f"{_LENT}{os.getpid()}-{unique_hex()}")
+    _leave_mark(path)
+    try:
+        yield
+    finally:
+        _erase_mark(path)
 
 
 def process_is_gone(pid: int) -> bool:
@@ -217,16 +241,22 @@ def process_is_gone(pid: int) -> bool:
 
 
 _worker_store: Store | None = None
+_worker_lease = 30.0
 
 
-def enter_worker(store: Store | None, folder: str) -> None:
+def enter_worker(store: Store | None, folder: str, lease_timeout: float = 30.0) -> None:
     """The initializer of a peer's worker processes: calls that run here and open the same
     location reach the swarm through this store (its options and secret travel to the worker
-    through the pool's pipe, never through the location). The worker says it is ready in the
-    peer's ``folder`` of marks."""
-    global _worker_store
-    _worker_store = store
+    through the pool's pipe, never through the location), with the peer's lease. The worker
+    says it is ready in the peer's ``folder`` of marks."""
+    global _worker_store, _worker_lease, _worker_folder
+    _worker_store, _worker_lease, _worker_folder = store, lease_timeout, folder
     _leave_mark(os.path.join(folder, f"{_READY}{os.getpid()}"))
+
+
+def worker_lease() -> float:
+    """The lease of the peer whose worker this process is (the swarm's default elsewhere)."""
+    return _worker_lease
 
 
 def worker_store(location: str) -> Store | None:

@@ -19,7 +19,8 @@ import execution_log
 from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
 
 location, scenario, max_workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cloud = SharedStorage_P2P_Cloud(location, max_workers=max_workers)
+cloud = SharedStorage_P2P_Cloud(location, max_workers=max_workers,
+                                lease_timeout=float(os.environ.get("LEASE", "30")))
 
 
 @cloud.add_pure_function
@@ -130,6 +131,54 @@ def front_ends() -> dict:
             "top_level_hits": hits and len(execution_log.calls()) == before}
 
 
+@cloud.add_pure_function
+def chain(*, n):  # recursion through sync_parallel: each level waits in a worker on the next
+    return 0 if n == 0 else chain.sync_parallel([kw_args(n=n - 1)])[0] + 1
+
+
+@cloud.add_pure_function
+def slow_leaf(*, x):
+    execution_log.record(["slow_leaf", x])
+    import time
+    time.sleep(float(os.environ.get("LEAF_SECONDS", "0")))
+    return x
+
+
+@cloud.add_pure_function
+def waits_on_slow_leaves(*, n):
+    return sum(slow_leaf.sync_parallel(kw_args(x=i) for i in range(n)))
+
+
+@cloud.add_pure_function
+def calls_a_killer(*, x):
+    execution_log.record(["calls_a_killer", x])
+    return kills_its_worker.sync_parallel([kw_args(x=x)])[0]
+
+
+@cloud.add_pure_function
+def returns_a_generator(*, n):
+    return (i for i in range(n))
+
+
+@cloud.add_pure_function
+def calls_returns_a_generator(*, n):
+    return list(returns_a_generator(n=n))
+
+
+def deep() -> dict:
+    n = int(os.environ.get("DEPTH", "300"))
+    return {"got": chain.sync_parallel([kw_args(n=n)], timeout=300)[0], "want": n}
+
+
+def short_lease() -> dict:
+    got = waits_on_slow_leaves.sync_parallel([kw_args(n=3)], timeout=300)[0]
+    return {"got": got, "want": 3}
+
+
+def nested_failures() -> dict:
+    return {"killer": outcome(calls_a_killer, x=5), "generator": outcome(calls_returns_a_generator, n=3)}
+
+
 def compose() -> dict:
     got = {
         "direct": sum_squares(n=5),
@@ -178,7 +227,8 @@ def crash_beside_innocents() -> dict:
 
 
 SCENARIOS = {"compose": compose, "tree": run_tree, "fib": run_fib, "failures": failures,
-             "crash": crash_beside_innocents, "front_ends": front_ends}
+             "crash": crash_beside_innocents, "front_ends": front_ends, "deep": deep,
+             "short_lease": short_lease, "nested_failures": nested_failures}
 
 if __name__ == "__main__":
     result = SCENARIOS[scenario]()

@@ -124,3 +124,32 @@ def test_a_call_that_kills_its_worker_is_charged_alone(location: Path) -> None:
     assert killer["type"] == "pythagoras.errors.PeersDied"
     assert "died 3 times while running it" in killer["message"] and "EXIT(3)" in killer["message"]
     assert executed()['["kills_its_worker", 1]'] == 3  # three real runs, each killed
+
+
+def test_recursion_through_sync_parallel_on_one_worker(location: Path) -> None:
+    # 300 levels, each a call waiting in a worker on the next: each wait lends one slot, once
+    # (sync_parallel waits on futures that lend too), and the worker has threads for them all.
+    result = run(location, "deep", 1)
+    assert result["got"] == result["want"] == 300
+
+
+def test_a_worker_keeps_its_peers_lease_for_the_calls_it_runs_lent(location: Path) -> None:
+    # A lease of 1 s and leaves of 2 s run lent in the worker: renewed at the peer's pace, their
+    # claims never look stale to the peer that waits, which would run them a second time.
+    result = run(location, "short_lease", 1, LEASE="1", LEAF_SECONDS="2")
+    assert result["got"] == result["want"]
+    counts = executed()
+    assert counts == Counter({f'["slow_leaf", {i}]': 1 for i in range(3)}), counts
+
+
+def test_a_nested_call_that_kills_its_worker_is_charged_not_its_caller(location: Path) -> None:
+    result = run(location, "nested_failures", 1)
+    killer = result["killer"]
+    # The caller fails with its inner call's PeersDied: the worker died running that one.
+    assert killer["type"] == "pythagoras.errors.PeersDied"
+    assert "kills_its_worker died 3 times" in killer["message"], killer
+    assert "calls_a_killer" not in killer["message"]
+    assert executed()['["kills_its_worker", 5]'] == 3
+    generator = result["generator"]
+    assert generator["type"] == "pythagoras.errors.PurityError"
+    assert "returns_a_generator returned a generator, which cannot be stored" in generator["message"]

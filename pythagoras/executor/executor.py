@@ -72,7 +72,7 @@ class PythagorasExecutor(Executor):
         if nested is not None and (key is None or _signs_with(nested, key)):
             # Inside a call that a peer of this swarm runs: the calls it submits are served by
             # the worker's lending peer (its own slot, while it waits), not a pool of its own.
-            self._start(LendingPeer.of(nested, lease_timeout), cache, serve=False)
+            self._start(LendingPeer.of(nested), cache, serve=False)
             self._owns_peer = False
             return
         try:

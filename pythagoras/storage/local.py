@@ -11,6 +11,7 @@ links are not supported (some SMB shares).
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -26,7 +27,9 @@ from .base import Store, check_key, check_prefix, is_debris
 __all__ = ["LocalFolderStore", "pythagoras_open_store"]
 
 _O_BINARY = getattr(os, "O_BINARY", 0)
-_O_READ = os.O_RDONLY | _O_BINARY
+# A record is a regular file of the folder: never followed out of it through a link at its
+# name, and never waited on (a named pipe planted there would block the open for ever).
+_O_READ = os.O_RDONLY | _O_BINARY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
 _PAGE = 4096  # bytes written in one piece by create_small
 _HOST = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
@@ -62,14 +65,18 @@ class LocalFolderStore(Store):
             fd = os.open(self._path(key), _O_READ)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
-        except PermissionError:  # Windows opening a directory
-            if os.path.isdir(self._path(key)):
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # a symbolic link at the key: not a record of the folder
+                return None
+            if not isinstance(e, PermissionError):
+                raise
+            if os.path.isdir(self._path(key)):  # Windows opening a directory
                 return None
             raise
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):  # a directory: the key is only a prefix of others
-                return None
+            if not stat.S_ISREG(st.st_mode):  # a directory (the key is only a prefix of
+                return None  # others), or a pipe or a device planted there: not a record
             data = bytearray(st.st_size)
             done = _readinto(fd, data) if data else 0
             while done < len(data):  # a short read, as network file systems may give

@@ -261,3 +261,27 @@ def test_a_record_that_grew_reads_as_corrupt(store: LocalFolderStore, root: Path
     assert data == record + b"tail"
     with pytest.raises(CorruptRecord):
         unframe(data, b"R")
+
+
+def test_a_link_planted_at_a_key_is_not_followed_out_of_the_folder(
+        store: LocalFolderStore, root: Path, tmp_path: Path) -> None:
+    # A writer of the folder links a record's name to a file outside it (a key file, ~/.ssh):
+    # reading the key must not read through the link, nor anything copy the target's bytes.
+    secret = tmp_path / "outside" / "key"
+    secret.parent.mkdir()
+    secret.write_bytes(b"the secret bytes")
+    planted = root / "requests" / "3" / ("a" * 32 + "." + "3" + "b" * 31)
+    planted.parent.mkdir(parents=True)
+    planted.symlink_to(secret)
+    key = str(planted.relative_to(root))
+    assert store.read(key) is None
+    assert secret.read_bytes() == b"the secret bytes"  # untouched
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_planted_at_a_key_reads_as_absent_without_blocking(
+        store: LocalFolderStore, root: Path) -> None:
+    # Opening a pipe for reading waits for a writer: a peer's loop would hang on it for ever.
+    (root / "requests" / "c").mkdir(parents=True)
+    os.mkfifo(root / "requests" / "c" / "pipe")
+    assert store.read("requests/c/pipe") is None  # the test's timeout catches a hang
