@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import pickle
 import threading
 import time
@@ -63,6 +64,7 @@ class Execution:
     _news: bool
     _pool: Any
     _runs: StartMarks
+    _engine_home: tuple[Any, float, int] | None
     _exit_hooked: bool
     _closed: bool
 
@@ -233,6 +235,14 @@ class Execution:
             future.add_done_callback(lambda f: self._finished(f, claim, calls, started, pool))
         return True
 
+    def _home(self) -> tuple[Any, float, int]:
+        """What an engine's worker needs for the calls' own calls: this peer's store (where it
+        can travel), lease and pid (``worker.run_packed``)."""
+        home = self._engine_home
+        if home is None:
+            home = self._engine_home = (_picklable(self.swarm.store), self.lease_timeout, os.getpid())
+        return home
+
     def _starts_at_once(self) -> bool:
         """True if a call claimed now starts at once: an engine's, or on a pool whose workers
         have all started (a claim says so, so that breaking it charges an attempt)."""
@@ -256,7 +266,7 @@ class Execution:
         task = (payload, len(calls), mark, self.swarm.origins(calls), started)
         if self._engine is not None:
             try:
-                return self._engine.submit(run_packed, *task), self._engine
+                return self._engine.submit(run_packed, *task, self._home()), self._engine
             except Exception as refused:
                 with self._cv:
                     first, self._engine_refused = not self._engine_refused, True

@@ -91,6 +91,7 @@ class Peer(Execution):
         self._watched: set[str] = set()  # the parts of the folder it watches
         self._pool: Any = None
         self._runs = StartMarks()  # how the peer tells a run that killed its worker
+        self._engine_home: tuple[Any, float, int] | None = None  # for an engine's workers
         self._exit_hooked = False
         self._thread: threading.Thread | None = None
         self._closed = False

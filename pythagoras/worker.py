@@ -52,12 +52,19 @@ def pack(calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> bytes:
 
 
 def run_packed(payload: bytes, count: int, mark: str | None, origins: Origins | None = None,
-               started: tuple[str, bytes] | None = None) -> list[Outcome] | str:
+               started: tuple[str, bytes] | None = None,
+               home: tuple[Store | None, float, int] | None = None) -> list[Outcome] | str:
     """Run the ``count`` calls of ``payload`` (see :func:`pack`), each to its own outcome; or
     :data:`SPLIT` if a batch cannot be loaded. ``mark``: the path of this run's start mark.
     ``started``: the key and record of the run's claim marked started, written to the peer's
     store before the calls run, where the peer could not tell that they would start at once
-    (a pool still starting): a call that then kills the whole peer is charged for it."""
+    (a pool still starting): a call that then kills the whole peer is charged for it.
+    ``home``: on an engine's worker (a dask worker), the peer's store, lease and pid, for the
+    calls' own calls, as a pool's initializer gives them (not in the peer's own process)."""
+    if home is not None:
+        _adopt(*home)
+    if origins is not None:
+        origins = _remember(origins)
     if mark is not None:
         _leave_mark(mark)
     if started is not None and _worker_store is not None:
@@ -252,6 +259,26 @@ def enter_worker(store: Store | None, folder: str, lease_timeout: float = 30.0) 
     global _worker_store, _worker_lease, _worker_folder
     _worker_store, _worker_lease, _worker_folder = store, lease_timeout, folder
     _leave_mark(os.path.join(folder, f"{_READY}{os.getpid()}"))
+
+
+def _adopt(store: Store | None, lease_timeout: float, pid: int) -> None:
+    """An engine's worker process serves the swarm of the peer that sent it a call (the first
+    such peer), unless it is that peer's own process (a thread pool's threads)."""
+    global _worker_store, _worker_lease
+    if _worker_store is None and store is not None and os.getpid() != pid:
+        _worker_store, _worker_lease = store, lease_timeout
+
+
+_received: Origins | None = None  # every origin this process was sent: for nested calls too
+
+
+def _remember(origins: Origins) -> Origins:
+    """The origins of the calls of this run and of every run before in this process: a call
+    nested in a run (lent, in another thread) has none of its own where it was submitted here."""
+    global _received
+    if _received is None or not origins.codes.keys() <= _received.codes.keys():
+        _received = origins if _received is None else _received.merge(origins)
+    return _received
 
 
 def worker_lease() -> float:

@@ -25,6 +25,7 @@ pytest.importorskip("sklearn")
 
 import _engine_calls as calls  # noqa: E402
 import _search  # noqa: E402
+import child_processes  # noqa: E402
 from distributed.cfexecutor import ClientExecutor  # noqa: E402
 
 from pythagoras import PythagorasExecutor  # noqa: E402
@@ -141,3 +142,17 @@ def test_two_processes_each_with_its_own_cluster_execute_every_call_once(
     duplicates = sum(ran.values()) - calls
     assert duplicates <= 1, ran  # no lease expires here; at most one race at a call's end
     assert sum(r["executed"] for r in reports) == sum(ran.values())
+
+
+def test_nested_calls_on_a_dask_worker_of_one_thread_lend_it_and_sign(tmp_path: Path) -> None:
+    # The dask worker is a process of its own: the calls' own calls reach the swarm through the
+    # peer's store (its secret included), and the one thread lends itself while it waits.
+    folder = tmp_path / "swarm"
+    secret = "a-secret-of-the-team-7d21"
+    done = child_processes.run([str(HERE / "_dask_nested.py"), str(folder)], timeout=DEADLINE,
+                               env=child_processes.environment(PYTHAGORAS_SECRET=secret,
+                                                               PYTHONPATH=str(HERE)))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["got"] == result["want"] and result["stored"]
+    assert not (folder / "quarantine").exists() or not any((folder / "quarantine").rglob("*.*"))
