@@ -12,13 +12,11 @@ whole process group (pytest, the peer's pool, the pools its tasks started) is ki
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import child_processes
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,26 +52,10 @@ def run_suite(tmp_path: Path) -> tuple[dict[str, Outcome], str]:
     report = tmp_path / "report.xml"
     env = {**os.environ, "PYTHAGORAS_LOCATION": str(tmp_path / "swarm")}
     options = [f"--junitxml={report}", f"--basetemp={tmp_path / 'run'}"]
-    process = subprocess.Popen([sys.executable, *COMMAND, *options], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=DEADLINE)
-    except subprocess.TimeoutExpired:
-        _kill_group(process.pid)
-        output, _ = process.communicate()
-        pytest.fail(f"joblib's test_parallel did not finish within {DEADLINE} s:\n{output[-4000:]}")
-    finally:
-        _kill_group(process.pid)  # what the run left behind: pools, resource trackers
+    done = child_processes.run([*COMMAND, *options], timeout=DEADLINE, env=env, cwd=ROOT)
+    output = done.stdout + done.stderr
     assert report.exists(), output[-4000:]
     return parse_report(report), output
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:  # the group is gone already
-        pass
 
 
 def parse_report(report: Path) -> dict[str, Outcome]:

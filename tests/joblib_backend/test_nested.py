@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import _tasks
+import child_processes
 import pytest
 from joblib._parallel_backends import (
     FallbackToBackend,
@@ -100,27 +98,12 @@ def run_nested(tmp_path: Path, *, secret: str | None = None, env_secret: str | N
     env["PYTHAGORAS_TEST_EXECUTION_LOG"] = str(tmp_path / "executions.jsonl")
     if env_secret is not None:
         env["PYTHAGORAS_SECRET"] = env_secret
-    command = [sys.executable, str(SCRIPT), str(tmp_path / "swarm"), *([secret] if secret else [])]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        _kill_group(process.pid)
-        out, err = process.communicate()
-        pytest.fail(f"the nested Parallel calls did not finish within {deadline} s:\n{err[-4000:]}")
-    finally:
-        _kill_group(process.pid)  # the peers' pools and the pools their tasks started
-    assert process.returncode == 0, err[-4000:]
+    command = [str(SCRIPT), str(tmp_path / "swarm"), *([secret] if secret else [])]
+    done = child_processes.run(command, timeout=deadline, env=env)
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 0, err[-4000:]
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def check_nested_run(run: dict[str, Any]) -> None:
