@@ -46,6 +46,13 @@ def run(location: Path, scenario: str, max_workers: int, **env: str) -> dict[str
     return result
 
 
+def run_in(setup: str, location: Path, tmp_path: Path, scenario: str) -> dict[str, Any]:
+    """The scenario run by the script's own peer, beside the set-up's worker peers."""
+    own, helpers = SETUPS[setup]
+    with worker_peers(location, helpers, tmp_path):
+        return run(location, scenario, own)
+
+
 def executed() -> Counter[str]:
     return Counter(json.dumps(call) for call in execution_log.calls())
 
@@ -58,9 +65,7 @@ SETUPS = {"one peer": (1, 0), "two peers": (1, 1), "served by workers": (0, 2)}
 @pytest.mark.parametrize("setup", SETUPS)
 def test_a_pure_function_calls_another_directly_and_in_parallel(
         location: Path, tmp_path: Path, setup: str) -> None:
-    own, helpers = SETUPS[setup]
-    with worker_peers(location, helpers, tmp_path):
-        result = run(location, "compose", own)
+    result = run_in(setup, location, tmp_path, "compose")
     assert result["got"] == result["want"]
     assert result["inner_stored"] and result["top_level_hits"]
     counts = executed()
@@ -73,9 +78,7 @@ def test_a_tree_of_nested_calls_finishes_with_one_worker(
         location: Path, tmp_path: Path, setup: str) -> None:
     # Each node waits on its two children's sync_parallel: with one worker in the whole swarm
     # (one peer), only a worker that lends its slot while it waits can finish it.
-    own, helpers = SETUPS[setup]
-    with worker_peers(location, helpers, tmp_path):
-        result = run(location, "tree", own)
+    result = run_in(setup, location, tmp_path, "tree")
     assert result["got"] == result["want"]
     counts = executed()
     assert len(counts) == 15 and set(counts.values()) == {1}, counts
@@ -84,9 +87,7 @@ def test_a_tree_of_nested_calls_finishes_with_one_worker(
 @pytest.mark.parametrize("setup", SETUPS)
 def test_an_executor_and_memory_inside_an_executor_task(location: Path, tmp_path: Path,
                                                         setup: str) -> None:
-    own, helpers = SETUPS[setup]
-    with worker_peers(location, helpers, tmp_path):
-        result = run(location, "front_ends", own)
+    result = run_in(setup, location, tmp_path, "front_ends")
     assert result["got"] == result["want"]
     assert result["top_level_hits"]  # inner calls memoized at their top-level addresses
     counts = executed()
@@ -96,9 +97,7 @@ def test_an_executor_and_memory_inside_an_executor_task(location: Path, tmp_path
 @pytest.mark.parametrize("setup", ["one peer", "served by workers"])
 def test_a_recursive_pure_function_goes_deeper_than_the_recursion_limit(
         location: Path, tmp_path: Path, setup: str) -> None:
-    own, helpers = SETUPS[setup]
-    with worker_peers(location, helpers, tmp_path):
-        result = run(location, "fib", own)
+    result = run_in(setup, location, tmp_path, "fib")
     assert result["got"] == result["want"]
     assert result["stored_below"]  # every level memoized at a top-level call's address
 
