@@ -10,10 +10,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from .. import events
-from ..errors import PurityError, StoreError
+from ..errors import CallTimeout, PurityError, StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
@@ -186,7 +187,7 @@ class PythagorasExecutor(Executor):
                     if failure is not None:
                         swarm.clear_failure(call.address)
                 futures.append(awaited := _Future())
-                awaited._lender = self._peer
+                awaited._lender, awaited._function = self._peer, call.name
                 pending.setdefault(call.address, call)
                 waiting.append((call.address, awaited))
                 sent.append((call, awaited))
@@ -276,7 +277,7 @@ class PythagorasExecutor(Executor):
                 if buffersize is not None and len(futures) < buffersize * sizes.next():
                     submit_chunks(1)
                 try:
-                    value = future.result(None if deadline is None else deadline - time.monotonic())
+                    value = _value_by(future, deadline, fn, timeout)
                 except BaseException:
                     future.cancel()  # as concurrent.futures does: the awaited call too
                     raise
@@ -323,17 +324,30 @@ class _Future(Future[Any]):
     _event: events.CallEvent | None = None  # its submitted event, once sent
     _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
 
+    _function = "a function"  # the name of the function called, once sent
+
     def result(self, timeout: float | None = None) -> Any:
-        if self._lender is None or not self._lender.lends or self.done():
-            return super().result(timeout)
-        with self._lender.lending():
-            return super().result(timeout)
+        return self._waited(super().result, timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if self._lender is None or not self._lender.lends or self.done():
-            return super().exception(timeout)
-        with self._lender.lending():
-            return super().exception(timeout)
+        return self._waited(super().exception, timeout)
+
+    def _waited(self, wait: Callable[[float | None], Any], timeout: float | None) -> Any:
+        """``wait(timeout)``, lending the peer's slot while it blocks; CallTimeout (the builtin
+        TimeoutError on every Python) if the call has not finished in time."""
+        try:
+            if self._lender is None or not self._lender.lends or self.done():
+                return wait(timeout)
+            with self._lender.lending():
+                return wait(timeout)
+        except FuturesTimeout as error:
+            if self.done() and not self.cancelled() and Future.exception(self, 0) is error:
+                raise  # the call's own TimeoutError, raised by the function
+            where = "LOCATION" if self._lender is None else self._lender.swarm.store.location
+            raise CallTimeout(
+                f"the call of {self._function} did not finish within {max(0.0, timeout or 0.0):g} "
+                f"s; it stays pending in the swarm at {where}: ask for its result again (with a "
+                f"longer timeout, or none), or add peers (pythagoras worker {where})") from None
 
     def set_result(self, result: Any) -> None:
         event = self._take_event()
@@ -367,6 +381,20 @@ def read_from_store(future: Future[Any]) -> bool:
     """True for a future that ``submit``/``map`` settled from the store (a hit, or a stored
     failure raised again): every other is a :class:`_Future` that went to the swarm."""
     return not isinstance(future, _Future)
+
+
+def _value_by(future: Future[Any], deadline: float | None, fn: Callable[..., Any],
+              timeout: float | None) -> Any:
+    """The value of a call of ``map``; CallTimeout if it has not finished by ``deadline``."""
+    if deadline is not None:
+        try:
+            future.exception(deadline - time.monotonic())  # raises no exception of the call's
+        except FuturesTimeout:
+            raise CallTimeout(
+                f"map({_name(fn)}, ...): a value was not ready within the timeout of {timeout:g} s, "
+                "so the calls not yet started are cancelled: call map() again with a longer "
+                "timeout, or none") from None
+    return future.result()
 
 
 def _fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:
