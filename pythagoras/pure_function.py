@@ -20,7 +20,7 @@ from .errors import CallTimeout, IdentityError, PurityError, PurityWarning
 from .identity.address import CallAddress
 from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
-from .executor.executor import read_from_store
+from .executor.futures import read_from_store
 from .progress import CallBar, wanted
 from .results import MISSING, ResultCache
 

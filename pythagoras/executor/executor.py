@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 import threading
@@ -29,6 +28,7 @@ from ..unique import unique_hex
 from ..worker import worker_store
 from ..records import MISSING
 from .chunks import ChunkSizes, chunks_of, take
+from .futures import CallFuture, fire_outcome, read_from_store
 
 __all__ = ["PythagorasExecutor"]
 
@@ -156,12 +156,12 @@ class PythagorasExecutor(Executor):
         The submitter's events fire once the calls are checked (``prepare`` raises TypeError for
         one that cannot be sent) and before any can settle: ``submitted`` for each, and at once
         ``finished`` or ``failed`` for those stored; the others fire theirs as they settle (see
-        ``_Future``), or never if the store cannot be reached to send them (BrokenExecutor)."""
+        ``CallFuture``), or never if the store cannot be reached to send them (BrokenExecutor)."""
         swarm = self._peer.swarm
         futures: list[Future[Any]] = []
         pending: dict[CallAddress, Call] = {}
         waiting: list[tuple[CallAddress, Future[Any]]] = []
-        sent: list[tuple[Call, _Future]] = []
+        sent: list[tuple[Call, CallFuture]] = []
         announce = events.listened(events.SUBMITTED, events.FINISHED, events.FAILED)
         stored: list[tuple[Call, BaseException | None]] = []  # only when announced
         try:
@@ -186,7 +186,7 @@ class PythagorasExecutor(Executor):
                         continue
                     if failure is not None:
                         swarm.clear_failure(call.address)
-                futures.append(awaited := _Future())
+                futures.append(awaited := CallFuture())
                 awaited._lender, awaited._function = self._peer, call.name
                 pending.setdefault(call.address, call)
                 waiting.append((call.address, awaited))
@@ -211,7 +211,7 @@ class PythagorasExecutor(Executor):
         return futures
 
     def _announce(self, stored: list[tuple[Call, BaseException | None]],
-                  sent: Iterable[tuple[Call, _Future]]) -> None:
+                  sent: Iterable[tuple[Call, CallFuture]]) -> None:
         """The submitter's events: ``submitted`` for the calls ``stored`` (settled already, each
         with its error if it failed) and those ``sent`` to the swarm, then ``finished`` or
         ``failed`` for those stored. The futures sent fire theirs as they settle."""
@@ -226,7 +226,7 @@ class PythagorasExecutor(Executor):
             for event in submitted:
                 events.fire(events.SUBMITTED, event)
         for event, error in hits:
-            _fire_outcome(event, error)
+            fire_outcome(event, error)
 
     def _settled(self, call: Call) -> Callable[[Future[Any]], None]:
         def settled(future: Future[Any]) -> None:
@@ -315,74 +315,6 @@ class PythagorasExecutor(Executor):
             self._progress.close()
 
 
-class _Future(Future[Any]):
-    """The future of a call sent to the swarm: it fires the submitter's ``finished`` or
-    ``failed`` as it settles, in the settling thread but before any thread waiting on it wakes,
-    so that a progress bar has counted a call by the time ``result()`` returns it. A future
-    cancelled before it settles fires neither."""
-
-    _event: events.CallEvent | None = None  # its submitted event, once sent
-    _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
-
-    _function = "a function"  # the name of the function called, once sent
-
-    def result(self, timeout: float | None = None) -> Any:
-        return self._waited(super().result, timeout)
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        return self._waited(super().exception, timeout)
-
-    def _waited(self, wait: Callable[[float | None], Any], timeout: float | None) -> Any:
-        """``wait(timeout)``, lending the peer's slot while it blocks; CallTimeout (the builtin
-        TimeoutError on every Python) if the call has not finished in time."""
-        try:
-            if self._lender is None or not self._lender.lends or self.done():
-                return wait(timeout)
-            with self._lender.lending():
-                return wait(timeout)
-        except FuturesTimeout as error:
-            if self.done() and not self.cancelled() and Future.exception(self, 0) is error:
-                raise  # the call's own TimeoutError, raised by the function
-            where = "LOCATION" if self._lender is None else self._lender.swarm.store.location
-            raise CallTimeout(
-                f"the call of {self._function} did not finish within {max(0.0, timeout or 0.0):g} "
-                f"s; it stays pending in the swarm at {where}: ask for its result again (with a "
-                f"longer timeout, or none), or add peers (pythagoras worker {where})") from None
-
-    def set_result(self, result: Any) -> None:
-        event = self._take_event()
-        if event is not None:
-            _fire_outcome(event, None)
-        super().set_result(result)
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        event = self._take_event()
-        if event is not None:
-            _fire_outcome(event, exception)
-        super().set_exception(exception)
-
-    def _take_event(self) -> events.CallEvent | None:
-        """The event to fire as this future settles, once; None if it is cancelled or settled
-        already. A pending future is marked running first: once its event has fired, it can no
-        longer be cancelled."""
-        event, self._event = self._event, None
-        if event is None or self.done():
-            return None
-        if not self.running():
-            try:
-                if not self.set_running_or_notify_cancel():
-                    return None  # cancelled meanwhile
-            except RuntimeError:  # settled meanwhile
-                return None
-        return event
-
-
-def read_from_store(future: Future[Any]) -> bool:
-    """True for a future that ``submit``/``map`` settled from the store (a hit, or a stored
-    failure raised again): every other is a :class:`_Future` that went to the swarm."""
-    return not isinstance(future, _Future)
-
-
 def _value_by(future: Future[Any], deadline: float | None, fn: Callable[..., Any],
               timeout: float | None) -> Any:
     """The value of a call of ``map``; CallTimeout if it has not finished by ``deadline``."""
@@ -395,15 +327,6 @@ def _value_by(future: Future[Any], deadline: float | None, fn: Callable[..., Any
                 "so the calls not yet started are cancelled: call map() again with a longer "
                 "timeout, or none") from None
     return future.result()
-
-
-def _fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:
-    """The submitter's ``finished`` of a call (its ``submitted`` event says the same), or its
-    ``failed`` with ``error``."""
-    if error is None:
-        events.fire(events.FINISHED, submitted)
-    elif events.listened(events.FAILED):
-        events.fire(events.FAILED, dataclasses.replace(submitted, error=events.describe(error)))
 
 
 class _MapResults(Iterator[Any]):

@@ -40,7 +40,7 @@ from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 from ..engines import Engine, engine_key
 from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
-from ..executor.executor import read_from_store
+from ..executor.futures import read_from_store
 from ..identity.address import CallAddress
 from ..location import resolve_location
 from ..progress import CallBar, wanted
