@@ -6,6 +6,7 @@
 from .cloud import SharedStorage_P2P_Cloud
 from .errors import (
     ArgumentTooLarge,
+    CallTimeout,
     CorruptRecord,
     IdentityError,
     PeersDied,
@@ -29,6 +30,7 @@ _register_joblib_backend()
 
 __all__ = [
     "ArgumentTooLarge",
+    "CallTimeout",
     "CorruptRecord",
     "IdentityError",
     "Memory",

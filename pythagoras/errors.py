@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import sys
+
 __all__ = [
+    "CallTimeout",
     "CorruptRecord",
     "ForeignCode",
     "IdentityError",
@@ -50,6 +54,22 @@ class PeersDied(PythagorasError, RuntimeError):
 
 class ArgumentTooLarge(PythagorasError, ValueError):
     """An argument is larger, pickled, than the swarm's limit (``$PYTHAGORAS_MAX_ARGUMENT_BYTES``)."""
+
+
+if sys.version_info >= (3, 11):
+    _Timeout = TimeoutError  # concurrent.futures.TimeoutError is this very class since 3.11
+else:
+    class _Timeout(TimeoutError, concurrent.futures.TimeoutError):
+        """The builtin TimeoutError that is concurrent.futures' too (a class apart on 3.10)."""
+
+
+class CallTimeout(PythagorasError, _Timeout):
+    """A wait for calls to finish reached its timeout; the calls go on in the swarm.
+
+    Wait again with a longer timeout (or none), or add peers (``pythagoras worker LOCATION``).
+    It is the builtin ``TimeoutError`` and ``concurrent.futures.TimeoutError`` on every
+    supported Python (on 3.10 they are two classes), so either ``except`` clause catches it.
+    """
 
 
 class PurityWarning(UserWarning):

@@ -17,11 +17,11 @@ from concurrent.futures import Future, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any, Final
 
-from .errors import IdentityError, PurityError, PurityWarning
+from .errors import CallTimeout, IdentityError, PurityError, PurityWarning
 from .identity.address import CallAddress
 from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
-from .executor.executor import read_from_store
+from .executor.futures import read_from_store
 from .progress import CallBar, wanted
 from .results import MISSING, ResultCache
 
@@ -201,7 +201,8 @@ class PureFunction:
         """Run every call in the swarm and return their values in input order.
 
         This process executes pending calls of the swarm while it waits. ``timeout`` bounds the
-        whole wait (``TimeoutError``); the first failing call, in input order, raises.
+        whole wait (:class:`CallTimeout`, a ``TimeoutError``); the first failing call, in input
+        order, raises.
         ``progress``: a progress bar of the calls (True), none (False), or one where someone
         watches, in a terminal or a notebook (None, the default).
         """
@@ -214,7 +215,24 @@ class PureFunction:
         with self.cloud.peer.lending():  # in a worker, its slot serves the calls it waits on
             if futures and wanted(progress):
                 _watch(futures, CallBar(self._func.__qualname__, total=len(futures)), remaining())
-            return [f.result(remaining()) for f in futures]
+            values: list[Any] = []
+            for future in futures:
+                try:
+                    future.exception(remaining())  # raises no exception of the call's
+                except FuturesTimeout:
+                    raise self._timed_out(futures, timeout) from None
+                values.append(future.result())
+            return values
+
+    def _timed_out(self, futures: list[Future[Any]], timeout: float | None) -> CallTimeout:
+        """The error of ``sync_parallel`` when ``futures`` have not all finished by ``timeout``."""
+        location = self.cloud.store.location
+        return CallTimeout(
+            f"{self._func.__qualname__}.sync_parallel(): {sum(not f.done() for f in futures)} of "
+            f"{len(futures)} calls had not finished within timeout={timeout:g} s; they stay "
+            f"pending in the swarm at {location}, which memoizes them as they finish: call "
+            f"sync_parallel() again to collect them (with a longer timeout, or none), or add "
+            f"peers (pythagoras worker {location})")
 
     def is_stored(self, **kwargs: Any) -> bool:
         """True if the result of ``f(**kwargs)`` is in the store; never executes the function."""

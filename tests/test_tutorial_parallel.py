@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, wait
@@ -10,7 +11,7 @@ from pathlib import Path
 import execution_log
 import pytest
 
-from pythagoras import PurityError, SharedStorage_P2P_Cloud, kw_args
+from pythagoras import CallTimeout, PurityError, SharedStorage_P2P_Cloud, kw_args
 
 
 @pytest.fixture
@@ -63,8 +64,11 @@ def test_a_bad_call_among_many_fails_before_anything_is_submitted(cloud: SharedS
 def test_sync_parallel_times_out(cloud: SharedStorage_P2P_Cloud) -> None:
     client = SharedStorage_P2P_Cloud(shared_dir_name=cloud.store.location, max_workers=0)
     f = client.add_pure_function(very_slow_function)
-    with pytest.raises(TimeoutError):
-        f.sync_parallel([kw_args(important_parameter=5)], timeout=0.2)  # no peer serves it
+    calls = [kw_args(important_parameter=4), kw_args(important_parameter=5)]
+    with pytest.raises(CallTimeout, match=r"very_slow_function\.sync_parallel\(\): 2 of 2") as raised:
+        f.sync_parallel(calls, timeout=0.2)  # no peer serves the folder
+    assert isinstance(raised.value, TimeoutError)
+    assert isinstance(raised.value, concurrent.futures.TimeoutError)
     assert execution_log.calls() == []
     client.close()
 

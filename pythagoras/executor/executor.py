@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 import threading
@@ -10,10 +9,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from .. import events
-from ..errors import PurityError, StoreError
+from ..errors import CallTimeout, PurityError, StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
@@ -28,6 +28,7 @@ from ..unique import unique_hex
 from ..worker import worker_store
 from ..records import MISSING
 from .chunks import ChunkSizes, chunks_of, take
+from .futures import CallFuture, fire_outcome, read_from_store
 
 __all__ = ["PythagorasExecutor"]
 
@@ -155,12 +156,12 @@ class PythagorasExecutor(Executor):
         The submitter's events fire once the calls are checked (``prepare`` raises TypeError for
         one that cannot be sent) and before any can settle: ``submitted`` for each, and at once
         ``finished`` or ``failed`` for those stored; the others fire theirs as they settle (see
-        ``_Future``), or never if the store cannot be reached to send them (BrokenExecutor)."""
+        ``CallFuture``), or never if the store cannot be reached to send them (BrokenExecutor)."""
         swarm = self._peer.swarm
         futures: list[Future[Any]] = []
         pending: dict[CallAddress, Call] = {}
         waiting: list[tuple[CallAddress, Future[Any]]] = []
-        sent: list[tuple[Call, _Future]] = []
+        sent: list[tuple[Call, CallFuture]] = []
         announce = events.listened(events.SUBMITTED, events.FINISHED, events.FAILED)
         stored: list[tuple[Call, BaseException | None]] = []  # only when announced
         try:
@@ -185,8 +186,8 @@ class PythagorasExecutor(Executor):
                         continue
                     if failure is not None:
                         swarm.clear_failure(call.address)
-                futures.append(awaited := _Future())
-                awaited._lender = self._peer
+                futures.append(awaited := CallFuture())
+                awaited._lender, awaited._function = self._peer, call.name
                 pending.setdefault(call.address, call)
                 waiting.append((call.address, awaited))
                 sent.append((call, awaited))
@@ -210,7 +211,7 @@ class PythagorasExecutor(Executor):
         return futures
 
     def _announce(self, stored: list[tuple[Call, BaseException | None]],
-                  sent: Iterable[tuple[Call, _Future]]) -> None:
+                  sent: Iterable[tuple[Call, CallFuture]]) -> None:
         """The submitter's events: ``submitted`` for the calls ``stored`` (settled already, each
         with its error if it failed) and those ``sent`` to the swarm, then ``finished`` or
         ``failed`` for those stored. The futures sent fire theirs as they settle."""
@@ -225,7 +226,7 @@ class PythagorasExecutor(Executor):
             for event in submitted:
                 events.fire(events.SUBMITTED, event)
         for event, error in hits:
-            _fire_outcome(event, error)
+            fire_outcome(event, error)
 
     def _settled(self, call: Call) -> Callable[[Future[Any]], None]:
         def settled(future: Future[Any]) -> None:
@@ -276,7 +277,7 @@ class PythagorasExecutor(Executor):
                 if buffersize is not None and len(futures) < buffersize * sizes.next():
                     submit_chunks(1)
                 try:
-                    value = future.result(None if deadline is None else deadline - time.monotonic())
+                    value = _value_by(future, deadline, fn, timeout)
                 except BaseException:
                     future.cancel()  # as concurrent.futures does: the awaited call too
                     raise
@@ -314,68 +315,18 @@ class PythagorasExecutor(Executor):
             self._progress.close()
 
 
-class _Future(Future[Any]):
-    """The future of a call sent to the swarm: it fires the submitter's ``finished`` or
-    ``failed`` as it settles, in the settling thread but before any thread waiting on it wakes,
-    so that a progress bar has counted a call by the time ``result()`` returns it. A future
-    cancelled before it settles fires neither."""
-
-    _event: events.CallEvent | None = None  # its submitted event, once sent
-    _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
-
-    def result(self, timeout: float | None = None) -> Any:
-        if self._lender is None or not self._lender.lends or self.done():
-            return super().result(timeout)
-        with self._lender.lending():
-            return super().result(timeout)
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        if self._lender is None or not self._lender.lends or self.done():
-            return super().exception(timeout)
-        with self._lender.lending():
-            return super().exception(timeout)
-
-    def set_result(self, result: Any) -> None:
-        event = self._take_event()
-        if event is not None:
-            _fire_outcome(event, None)
-        super().set_result(result)
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        event = self._take_event()
-        if event is not None:
-            _fire_outcome(event, exception)
-        super().set_exception(exception)
-
-    def _take_event(self) -> events.CallEvent | None:
-        """The event to fire as this future settles, once; None if it is cancelled or settled
-        already. A pending future is marked running first: once its event has fired, it can no
-        longer be cancelled."""
-        event, self._event = self._event, None
-        if event is None or self.done():
-            return None
-        if not self.running():
-            try:
-                if not self.set_running_or_notify_cancel():
-                    return None  # cancelled meanwhile
-            except RuntimeError:  # settled meanwhile
-                return None
-        return event
-
-
-def read_from_store(future: Future[Any]) -> bool:
-    """True for a future that ``submit``/``map`` settled from the store (a hit, or a stored
-    failure raised again): every other is a :class:`_Future` that went to the swarm."""
-    return not isinstance(future, _Future)
-
-
-def _fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:
-    """The submitter's ``finished`` of a call (its ``submitted`` event says the same), or its
-    ``failed`` with ``error``."""
-    if error is None:
-        events.fire(events.FINISHED, submitted)
-    elif events.listened(events.FAILED):
-        events.fire(events.FAILED, dataclasses.replace(submitted, error=events.describe(error)))
+def _value_by(future: Future[Any], deadline: float | None, fn: Callable[..., Any],
+              timeout: float | None) -> Any:
+    """The value of a call of ``map``; CallTimeout if it has not finished by ``deadline``."""
+    if deadline is not None:
+        try:
+            future.exception(deadline - time.monotonic())  # raises no exception of the call's
+        except FuturesTimeout:
+            raise CallTimeout(
+                f"map({_name(fn)}, ...): a value was not ready within the timeout of {timeout:g} s, "
+                "so the calls not yet started are cancelled: call map() again with a longer "
+                "timeout, or none") from None
+    return future.result()
 
 
 class _MapResults(Iterator[Any]):

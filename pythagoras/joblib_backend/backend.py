@@ -21,6 +21,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,9 +36,9 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
 from ..engines import Engine
-from ..errors import IdentityError, PythagorasError
+from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
-from ..executor.executor import read_from_store
+from ..executor.futures import read_from_store
 from ..identity.address import CallAddress
 from ..location import resolve_location
 from ..progress import CallBar, wanted
@@ -267,7 +268,15 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         return out.result()
 
     def retrieve_result(self, out: Future[Any], timeout: float | None = None) -> Any:
-        return out.result(timeout)
+        try:
+            out.exception(timeout)  # raises no exception of the batch's
+        except FuturesTimeout:
+            location = self.executor.location
+            raise CallTimeout(
+                f"a joblib batch did not finish within {timeout:g} s; its calls stay pending in "
+                f"the swarm at {location}: retrieve it again (with a longer timeout, or none), "
+                f"or add peers (pythagoras worker {location})") from None
+        return out.result()
 
     # -- aborting and nesting --------------------------------------------------------------
 

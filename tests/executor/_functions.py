@@ -50,6 +50,12 @@ def refuse(x: int) -> int:
     raise Refused(f"refused {x}")
 
 
+def time_out(x: int) -> int:
+    """Raises a TimeoutError of its own, which is the call's failure and not a wait's timeout."""
+    execution_log.record(["time_out", x])
+    raise TimeoutError(f"own timeout {x}")
+
+
 def refuse_if(x: int, refused: bool) -> int:
     """``x * x``, or ``Refused`` where ``refused``: calls of one function that fail one by one."""
     execution_log.record(["refuse_if", x])

@@ -7,6 +7,7 @@ on one with two. The tests below them need a particular executor: a pure client
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Callable
 from concurrent.futures import (
@@ -37,7 +38,7 @@ from _executor_contract import (
     settled,
 )
 
-from pythagoras import PythagorasExecutor
+from pythagoras import CallTimeout, PythagorasExecutor
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)
 
@@ -146,10 +147,34 @@ def test_a_cancelled_future_is_done_for_wait_and_as_completed(client: Pythagoras
     assert next(as_completed([cancelled, pending], timeout=TIMEOUT)) is cancelled
 
 
+def test_a_timeout_is_the_builtin_timeout_error_and_the_futures_one(
+        client: PythagorasExecutor) -> None:
+    # On Python 3.10 they are two classes: either except clause must catch a timeout there too.
+    future = client.submit(fx.square, 4)  # nobody serves the folder: it never finishes
+    for wait_for in (future.result, future.exception):
+        with pytest.raises(CallTimeout, match="the call of square did not finish") as raised:
+            wait_for(0)
+        assert isinstance(raised.value, TimeoutError)
+        assert isinstance(raised.value, concurrent.futures.TimeoutError)
+        assert client.location in str(raised.value)
+    assert not future.done()  # a timeout of a wait leaves the call pending
+
+
+def test_a_timeout_error_that_a_call_raises_is_its_own_failure(
+        open_executor: Callable[..., PythagorasExecutor]) -> None:
+    executor = open_executor(max_workers=1)
+    with pytest.raises(TimeoutError, match="own timeout 3") as raised:
+        executor.submit(fx.time_out, 3).result(timeout=TIMEOUT)
+    assert not isinstance(raised.value, CallTimeout)
+    with pytest.raises(TimeoutError, match="own timeout 5") as raised:
+        list(executor.map(fx.time_out, [5], timeout=TIMEOUT))
+    assert not isinstance(raised.value, CallTimeout)
+
+
 def test_a_map_that_times_out_cancels_its_calls_not_started(client: PythagorasExecutor) -> None:
     results = client.map(fx.square, [7, 8, 9], timeout=0.05)
     assert len(keys(client, "requests/")) == 3
-    with pytest.raises(TimeoutError):
+    with pytest.raises(CallTimeout, match=r"map\(square, \.\.\.\): a value was not ready"):
         next(results)
     # As concurrent.futures does: the call waited for is cancelled too, not only those after it.
     assert keys(client, "requests/") == []

@@ -5,6 +5,7 @@ Real joblib, a real executor with worker processes on a fresh folder for each te
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import pickle
 import threading
@@ -20,7 +21,7 @@ from joblib import Parallel, delayed, parallel_backend, parallel_config
 from joblib._parallel_backends import AutoBatchingMixin
 
 import pythagoras
-from pythagoras import PythagorasExecutor
+from pythagoras import CallTimeout, PythagorasExecutor
 from pythagoras.joblib_backend import NoWorkers, PythagorasBackend, register
 from pythagoras.protocol import RemoteTraceback
 
@@ -117,6 +118,22 @@ def test_timeout_raises_and_cancels(folder: str, tmp_path: Path) -> None:
                 Parallel(timeout=0.5)(delayed(_tasks.gate_then)(str(gate), i) for i in range(4))
     finally:
         gate.touch()  # release the call that runs, so the executor can shut down
+
+
+def test_retrieve_result_times_out_with_the_builtin_and_the_futures_timeout_error(
+        folder: str) -> None:
+    # joblib takes results through retrieve_result_callback (supports_retrieve_callback);
+    # retrieve_result, with its timeout, is the contract's other way, and must keep it too.
+    backend = PythagorasBackend(location=folder, max_workers=0)
+    batch: Future[list[int]] = Future()
+    with pytest.raises(CallTimeout, match="a joblib batch did not finish") as raised:
+        backend.retrieve_result(batch, timeout=0)
+    assert isinstance(raised.value, TimeoutError)
+    assert isinstance(raised.value, concurrent.futures.TimeoutError)
+    batch.set_exception(TimeoutError("the batch's own"))
+    with pytest.raises(TimeoutError, match="the batch's own") as raised:
+        backend.retrieve_result(batch, timeout=0)
+    assert not isinstance(raised.value, CallTimeout)
 
 
 def test_exception_keeps_its_type_and_the_remote_traceback(folder: str) -> None:
