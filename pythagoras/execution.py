@@ -244,9 +244,9 @@ class Execution:
         return home
 
     def _starts_at_once(self) -> bool:
-        """True if a call claimed now starts at once: an engine's, or on a pool whose workers
-        have all started (a claim says so, so that breaking it charges an attempt)."""
-        return self._engine is not None or self._runs.warm(self.max_workers)
+        """True if a call claimed now starts at once: an engine's, or on a pool with a started
+        worker free (a claim says so, so that breaking it charges an attempt)."""
+        return self._engine is not None or self._runs.ready_beyond(len(self._running))
 
     def _submit_work(self, calls: list[Call], mark: str | None,
                      claim: Claim) -> tuple[Future[Any], Any] | None:

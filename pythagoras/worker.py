@@ -155,7 +155,7 @@ class StartMarks:
     def __init__(self) -> None:
         self.marks: dict[CallAddress, str] = {}  # by the address of the request running
         self._folder: str | None = None
-        self._warm = False
+        self._ready = 0  # workers of the current pool known to have started
 
     @property
     def folder(self) -> str:
@@ -169,20 +169,20 @@ class StartMarks:
         """The path of a new run's mark (the worker creates it as the run starts)."""
         return os.path.join(self.folder, unique_hex())
 
-    def warm(self, workers: int) -> bool:
-        """True once ``workers`` workers of the current pool have started: a run handed to a
-        free one starts at once."""
-        if not self._warm:
+    def ready_beyond(self, busy: int) -> bool:
+        """True if more workers of the current pool have started than ``busy`` runs occupy: a
+        run handed to the pool now starts at once. The folder is listed only until they have
+        (loky starts its workers as calls come)."""
+        if self._ready <= busy:
             try:
-                ready = sum(1 for name in os.listdir(self.folder) if name.startswith(_READY))
+                self._ready = sum(1 for name in os.listdir(self.folder) if name.startswith(_READY))
             except OSError:
                 return False
-            self._warm = ready >= workers
-        return self._warm
+        return self._ready > busy
 
     def new_pool(self) -> None:
         """The pool is replaced: its workers are not ready until they say so."""
-        self._warm = False
+        self._ready = 0
         for name in os.listdir(self.folder):
             if name.startswith(_READY):
                 _erase_mark(os.path.join(self.folder, name))
