@@ -96,6 +96,8 @@ class Peer(Execution):
         self._thread: threading.Thread | None = None
         self._closed = False
         self._next_beat = 0.0
+        self._awaited_since: dict[str, float] = {}  # function id -> since when calls of it wait
+        self._stalled: set[str] = set()  # function ids whose stalled calls were reported
         self.executed = 0
 
     # -- the caller's side -----------------------------------------------------------------
@@ -330,6 +332,33 @@ class Peer(Execution):
                 self._listing_due = True
                 self._cv.notify_all()
 
+    def _report_stalls(self) -> None:
+        """Warn once per function when calls awaited here for a lease period can be run by no
+        live peer: none serves the swarm, or none of the Python whose bytecode they are."""
+        now = time.monotonic()
+        with self._cv:
+            functions = {address.function for address in self._waiting}
+        for function in set(self._awaited_since) - functions:
+            del self._awaited_since[function]
+            self._stalled.discard(function)
+        for function in functions - self._stalled:
+            if now - self._awaited_since.setdefault(function, now) < self.lease_timeout:
+                continue
+            reason = self.stalled(function)
+            if reason is not None:
+                self._stalled.add(function)
+                log.warning("pythagoras: calls awaited here cannot run now: %s; they run once a "
+                            "peer that can is up (pythagoras worker %s)", reason,
+                            self.swarm.store.location)
+
+    def stalled(self, function: str) -> str | None:
+        """Why no live peer can run calls of the function now (None: one can, or unknown)."""
+        try:
+            return self.swarm.unrunnable(function)
+        except Exception as error:  # a store hiccup: no reason is better than no timeout error
+            log.info("pythagoras: cannot tell who runs %s (%s)", function, error)
+            return None
+
     def _refresh_capacity(self) -> None:
         """A dask cluster gains and loses workers: claim as many calls as it has now."""
         if self._engine is None or self._engine_refused:
@@ -351,6 +380,7 @@ class Peer(Execution):
     def _heartbeat(self) -> None:
         self._refresh_capacity()
         self._announce()
+        self._report_stalls()
         with self._cv:
             claims = [*self._running.values(), *self._held.values()]
             unreleased, self._unreleased = self._unreleased, []

@@ -21,7 +21,7 @@ from .errors import CallTimeout, IdentityError, PurityError, PurityWarning
 from .identity.address import CallAddress
 from .identity.functions import encode_function, function_identity
 from .identity.values import Encoder, hash_kwargs
-from .executor.futures import read_from_store
+from .executor.futures import read_from_store, stall_note
 from .progress import CallBar, wanted
 from .results import MISSING, ResultCache
 
@@ -227,9 +227,11 @@ class PureFunction:
     def _timed_out(self, futures: list[Future[Any]], timeout: float | None) -> CallTimeout:
         """The error of ``sync_parallel`` when ``futures`` have not all finished by ``timeout``."""
         location = self.cloud.store.location
+        waiting = [f for f in futures if not f.done()]
+        note = stall_note(self.cloud.peer, getattr(waiting[0], "_function_id", None) if waiting else None)
         return CallTimeout(
-            f"{self._func.__qualname__}.sync_parallel(): {sum(not f.done() for f in futures)} of "
-            f"{len(futures)} calls had not finished within timeout={timeout:g} s; they stay "
+            f"{self._func.__qualname__}.sync_parallel(): {len(waiting)} of "
+            f"{len(futures)} calls had not finished within timeout={timeout:g} s{note}; they stay "
             f"pending in the swarm at {location}, which memoizes them as they finish: call "
             f"sync_parallel() again to collect them (with a longer timeout, or none), or add "
             f"peers (pythagoras worker {location})")

@@ -11,6 +11,7 @@ import dataclasses
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -46,7 +47,8 @@ from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
 from .results import ResultCache
 from .storage.base import Store
 from .tracebacks import Origins, origins
-from .function_records import function_python, function_record, load_function_record
+from .function_records import (function_portable, function_python, function_record,
+                               load_function_record)
 from .unique import unique_hex
 
 __all__ = ["Swarm"]
@@ -501,6 +503,26 @@ class Swarm:
             if isinstance(info, dict):
                 peers[key.rpartition("/")[2]] = info
         return peers
+
+    def unrunnable(self, function_id: str) -> str | None:
+        """Why no live peer can run calls of the function now, or None if one can: no peer
+        serves the swarm, or the function is another Python's bytecode and no peer of that
+        Python serves."""
+        serving = [info for info in self.live_peers().values()
+                   if int(info.get("workers") or 0) > 0 and info.get("serving", True)]
+        if not serving:
+            return ("no peer serves the swarm (every live peer has max_workers=0, or no peer is "
+                    "up)")
+        record = self._read(f"functions/{function_id}", FUNCTION)
+        python = function_python(record)
+        if python is None or function_portable(record) or any(
+                info.get("python") == python for info in serving):
+            return None
+        up = Counter(str(info.get("python") or "?") for info in serving)
+        return (f"its function was sent by Python {python} as bytecode only (a lambda, a closure, "
+                f"or code without source), which only a peer of Python {python} runs, and none "
+                "is up (serving: " + ", ".join(f"{n} peer{'s' * (n > 1)} of Python {v}"
+                                               for v, n in sorted(up.items())) + ")")
 
     def retire_peer(self, peer: str) -> None:
         self.store.discard(f"peers/{peer}")

@@ -28,7 +28,7 @@ from ..unique import unique_hex
 from ..worker import worker_store
 from ..records import MISSING
 from .chunks import ChunkSizes, chunks_of, take
-from .futures import CallFuture, fire_outcome, read_from_store
+from .futures import CallFuture, fire_outcome, read_from_store, stall_note
 
 __all__ = ["PythagorasExecutor"]
 
@@ -188,6 +188,7 @@ class PythagorasExecutor(Executor):
                         swarm.clear_failure(call.address)
                 futures.append(awaited := CallFuture())
                 awaited._lender, awaited._function = self._peer, call.name
+                awaited._function_id = call.address.function
                 pending.setdefault(call.address, call)
                 waiting.append((call.address, awaited))
                 sent.append((call, awaited))
@@ -322,10 +323,11 @@ def _value_by(future: Future[Any], deadline: float | None, fn: Callable[..., Any
         try:
             future.exception(deadline - time.monotonic())  # raises no exception of the call's
         except FuturesTimeout:
+            note = stall_note(getattr(future, "_lender", None), getattr(future, "_function_id", None))
             raise CallTimeout(
-                f"map({_name(fn)}, ...): a value was not ready within the timeout of {timeout:g} s, "
-                "so the calls not yet started are cancelled: call map() again with a longer "
-                "timeout, or none") from None
+                f"map({_name(fn)}, ...): a value was not ready within the timeout of {timeout:g} s"
+                f"{note}, so the calls not yet started are cancelled: call map() again with a "
+                "longer timeout, or none") from None
     return future.result()
 
 

@@ -13,7 +13,7 @@ from .. import events
 from ..errors import CallTimeout
 from ..peer import Peer
 
-__all__ = ["CallFuture", "fire_outcome", "read_from_store"]
+__all__ = ["CallFuture", "fire_outcome", "read_from_store", "stall_note"]
 
 
 class CallFuture(Future[Any]):
@@ -26,6 +26,7 @@ class CallFuture(Future[Any]):
     _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
 
     _function = "a function"  # the name of the function called, once sent
+    _function_id: str | None = None  # and its identity
 
     def result(self, timeout: float | None = None) -> Any:
         return self._waited(super().result, timeout)
@@ -48,8 +49,9 @@ class CallFuture(Future[Any]):
             where = "LOCATION" if self._lender is None else self._lender.swarm.store.location
             raise CallTimeout(
                 f"the call of {self._function} did not finish within {max(0.0, timeout or 0.0):g} "
-                f"s; it stays pending in the swarm at {where}: ask for its result again (with a "
-                f"longer timeout, or none), or add peers (pythagoras worker {where})") from None
+                f"s{stall_note(self._lender, self._function_id)}; it stays pending in the swarm "
+                f"at {where}: ask for its result again (with a longer timeout, or none), or add "
+                f"peers (pythagoras worker {where})") from None
 
     def set_result(self, result: Any) -> None:
         event = self._take_event()
@@ -92,3 +94,10 @@ def fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> No
         events.fire(events.FINISHED, submitted)
     elif events.listened(events.FAILED):
         events.fire(events.FAILED, dataclasses.replace(submitted, error=events.describe(error)))
+
+
+def stall_note(peer: Peer | None, function_id: str | None) -> str:
+    """For a timeout's message: ", and cannot run now: <why>" when no live peer can run calls
+    of the function, else nothing."""
+    reason = None if peer is None or function_id is None else peer.stalled(function_id)
+    return "" if reason is None else f", and cannot run now: {reason}"

@@ -80,7 +80,7 @@ if __name__ == "__main__":
         try:
             value = ex.submit(lambda x: x + OFFSET, 1).result(timeout=timeout)
             print(json.dumps({"value": value}))
-        except TimeoutError:  # the builtin, on every Python (CallTimeout)
-            print(json.dumps({"error": "TimeoutError"}))
+        except TimeoutError as e:  # the builtin, on every Python (CallTimeout)
+            print(json.dumps({"error": "TimeoutError", "message": str(e)}))
         ex.shutdown(wait=False)  # the call stays pending, for a peer of this Python
     cloud.close()

@@ -2,7 +2,8 @@
 one folder. The script's functions (f-strings, comprehensions, a class of its own, numpy
 arguments, a pure function calling others) run on the worker rebuilt from their source, give
 plain Python's values, and are hits for a client of either version; a lambda (bytecode only) is
-left to peers of its own version, never run by another, and runs once one is up.
+left to peers of its own version, never run by another (its caller is told why), and runs once
+one is up.
 
 The other interpreters, each with pythagoras installed, are named by
 ``$PYTHAGORAS_TEST_PYTHONS`` (comma-separated; ``.ci/run`` makes them). Without it the test is
@@ -94,7 +95,8 @@ def test_a_lambda_of_another_version_is_left_to_peers_of_its_version(tmp_path: P
     log = tmp_path / "worker.log"
     with worker(sys.executable, location, log):
         left = script(other, location, "lambda", 5)
-        assert left == {"error": "TimeoutError"}  # our worker never ran it, nor failed it
+        assert left["error"] == "TimeoutError"  # our worker never ran it, nor failed it
+        assert f"only a peer of Python {version(other)} runs" in left["message"]  # and it says why
         assert f"to peers of Python {version(other)}" in log.read_text()
         assert not [p for p in location.glob("failures/**/*") if p.is_file()]
         shown = child_processes.run(["-m", "pythagoras", "status", str(location), "--json"], timeout=60)
