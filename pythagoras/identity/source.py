@@ -4,7 +4,8 @@ The source is parsed, its decorators and docstrings removed, and the tree writte
 canonical form of this module's own: each node as its type and its fields by name, leaving out
 the fields that are empty (None or []). ``ast.dump`` is not used: its output differs between
 versions for the same code (3.12 added ``type_params=[]`` to every function, 3.13 leaves empty
-fields out), so a swarm of Python 3.10 to 3.13 would never share a result. Node types and field
+fields out), so a swarm of Python 3.10 to 3.13 would never share a result; and 3.12 writes an
+empty piece into an f-string's nested format spec, left out here. Node types and field
 names of the code a user writes are the same from 3.10 to 3.13; syntax that only a newer
 version has simply does not parse on an older one.
 """
@@ -56,6 +57,8 @@ def canonical_tree(node: ast.AST) -> bytes:
             parts: list[Any] = [_Token("(" + type(item).__name__)]
             for name in item._fields:
                 value = getattr(item, name, None)
+                if isinstance(item, ast.JoinedStr) and isinstance(value, list):
+                    value = [v for v in value if not _empty_text(v)]
                 if value is None or (isinstance(value, list) and not value):
                     continue
                 parts += [_Token(f" {name}="), value]
@@ -72,6 +75,12 @@ def canonical_tree(node: ast.AST) -> bytes:
         else:  # a constant, or a name (identifiers are str)
             out.append(f"{type(item).__name__}:{item!r}")
     return "".join(out).encode()
+
+
+def _empty_text(node: Any) -> bool:
+    """An empty piece of an f-string: Python 3.12 ends a nested format spec with one
+    (``f"{x:>{w}}"``), which no other version writes and which means nothing."""
+    return isinstance(node, ast.Constant) and node.value == "" and type(node.value) is str
 
 
 class _Token:

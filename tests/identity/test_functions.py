@@ -6,6 +6,7 @@ names (the ``load_module`` fixture), the way a user's edits reach the interprete
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import math
@@ -704,3 +705,18 @@ def test_callable_objects_outside_strict_mode_by_call_code_and_state() -> None:
     assert function_identity(Scaled(2), strict=False) != function_identity(Scaled(3), strict=False)
     Scaled2.__qualname__ = Scaled.__qualname__
     assert function_identity(Scaled(2), strict=False) != function_identity(Scaled2(2), strict=False)
+
+
+def test_an_empty_piece_of_an_f_string_is_no_part_of_identity() -> None:
+    # Python 3.12 parses f"{x:>{w}}" with an empty last piece in the nested format spec, which
+    # 3.10, 3.11 and 3.13 do not write: the same code must have one identity on all of them.
+    from pythagoras.identity.source import canonical_tree
+
+    parsed = ast.parse('f"{x:>{w}}"')
+    spec = parsed.body[0].value.values[0].format_spec  # type: ignore[attr-defined]
+    as_312 = ast.parse('f"{x:>{w}}"')
+    as_312.body[0].value.values[0].format_spec.values.append(ast.Constant(""))  # type: ignore[attr-defined]
+    assert [type(v).__name__ for v in spec.values] in (["Constant", "FormattedValue"],
+                                                       ["Constant", "FormattedValue", "Constant"])
+    assert canonical_tree(as_312) == canonical_tree(parsed)
+    assert canonical_tree(ast.parse('f"{x:>{w}}"')) != canonical_tree(ast.parse('f"{x:<{w}}"'))
