@@ -23,10 +23,10 @@ import pytest
 from joblib import Parallel, delayed, parallel_backend
 
 from pythagoras import PythagorasExecutor
-from pythagoras.events import CallEvent
-from pythagoras.hookspecs import hookimpl
+from pythagoras.swarm.events import CallEvent
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.joblib_backend import backend as backend_module
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.plugins import plugin_manager
 
 TIMEOUT = 60.0  # only a hang reaches this
 
@@ -361,7 +361,7 @@ CHILD = '''
 import sys
 
 from pythagoras import PythagorasExecutor
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.plugins import plugin_manager
 
 
 def cube(x):

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..unique import unique_hex
+from .unique import unique_hex
 from .base import Store
 
 __all__ = ["QUARANTINE", "SECRET_FILE_VAR", "SECRET_VAR", "SignedStore", "resolve_secret"]

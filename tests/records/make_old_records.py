@@ -1,7 +1,7 @@
 """Write ``tests/records/old_records/``: a swarm folder's records as a release of pythagoras
 wrote them, for ``test_old_records.py`` to load with the code of today.
 
-Records name the classes they hold by module path (a claim is a ``pythagoras.protocol.Claim``
+Records name the classes they hold by module path (a claim is a ``pythagoras.swarm.protocol.Claim``
 to pickle), so a module that moves must leave its old records loadable. The fixtures were made
 once, on the layout of before the layer folders (commit "tests: records of the flat layout"),
 by the real front-ends: an executor on a local folder (a result, a failure with its traceback,

@@ -1,7 +1,7 @@
 """Records that a swarm folder already holds load with the code of today.
 
-A record names the classes it holds by module path (a claim is a ``pythagoras.protocol.Claim``
-to pickle, a function record holds ``pythagoras.tracebacks.Origins``), so moving a module would
+A record names the classes it holds by module path (a claim is a ``pythagoras.swarm.protocol.Claim``
+to pickle, a function record holds ``pythagoras.records.tracebacks.Origins``), so moving a module would
 orphan every folder's claims, requests, failures and function records, silently: a record that
 cannot be loaded counts as absent. ``old_records/`` was written by ``make_old_records.py`` on
 the layout of before the modules moved into layer folders; every record there must load.
@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from pythagoras.cli import main
+from pythagoras.cli.main import main
 from pythagoras.identity.address import CallAddress
-from pythagoras.protocol import Claim, Failure, Request
-from pythagoras.records import load_value, unframe
+from pythagoras.swarm.protocol import Claim, Failure, Request
+from pythagoras.records.frames import load_value, unframe
 from pythagoras.storage.local import LocalFolderStore
-from pythagoras.swarm import Swarm
+from pythagoras.swarm.swarm import Swarm
 
 FIXTURES = Path(__file__).resolve().parent / "old_records"
 KINDS = {"claims": b"C", "failures": b"E", "functions": b"F", "peers": b"P", "requests": b"Q",

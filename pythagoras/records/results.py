@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .identity.address import CallAddress
-from .records import MISSING, Pickled, dump_value, frame, read_record
-from .storage.base import Store
+from ..identity.address import CallAddress
+from .frames import MISSING, Pickled, dump_value, frame, read_record
+from ..storage.base import Store
 
 __all__ = ["MISSING", "ResultCache"]
 
@@ -36,7 +36,7 @@ class ResultCache:
         """Store the value of the call, atomically: created where absent (on a local folder, a
         new name is one notification, where a rename is two that watchers must pair up);
         an existing record is kept if it is intact, replaced if it is corrupt. ``value`` may
-        come :class:`~pythagoras.records.Pickled` already."""
+        come :class:`~pythagoras.records.frames.Pickled` already."""
         record = frame(RESULT, value.data if isinstance(value, Pickled) else dump_value(value))
         if not self.store.create(address.result_key, record) and not self.contains(address):
             self.store.write(address.result_key, record)

@@ -3,7 +3,7 @@
 One thread per peer runs the loop: announce the peer and renew its leases every
 ``lease_timeout / 3``; resolve the futures it waits on when their result or failure appears;
 and, while it serves (always for a worker, while it waits for results otherwise), pick pending
-requests, claim them and run them on the pool (:mod:`pythagoras.execution`). Completions are
+requests, claim them and run them on the pool (:mod:`pythagoras.swarm.execution`). Completions are
 handled in the pool's callback thread. Idle polling backs off from 1 ms to a cap
 (``poll_cap``). See ``docs/protocol.md``.
 """
@@ -24,13 +24,13 @@ from typing import Any
 
 from .engines import Engine
 from .execution import Execution
-from .identity.address import CallAddress
+from ..identity.address import CallAddress
 from .protocol import Claim, PreparedRequest, new_peer_id
-from .records import MISSING
+from ..records.frames import MISSING
 from .notifications import FolderWatch, watch_folder
-from .storage.base import Store
-from .storage.local import LocalFolderStore
-from .portable import PYTHON
+from ..storage.base import Store
+from ..storage.local import LocalFolderStore
+from ..records.portable import PYTHON
 from .swarm import Swarm
 from .worker import StartMarks
 
@@ -48,7 +48,7 @@ class Peer(Execution):
     once as it has workers (capped by ``max_workers``); the peer never shuts an engine down.
     """
 
-    #: A thread that waits on a lending peer lends it its slot (:mod:`pythagoras.lending`).
+    #: A thread that waits on a lending peer lends it its slot (:mod:`pythagoras.swarm.lending`).
     lends = False
 
     def __init__(self, store: Store, *, max_workers: int | None = None, lease_timeout: float = 30.0,
@@ -315,7 +315,7 @@ class Peer(Execution):
         return True
 
     def _on_key(self, key: str) -> None:
-        """A notification: a record appeared (see :mod:`pythagoras.notifications`)."""
+        """A notification: a record appeared (see :mod:`pythagoras.swarm.notifications`)."""
         kind, _, rest = key.partition("/")
         if kind in ("results", "failures"):
             function, _, arguments = rest.partition("/")

@@ -65,7 +65,7 @@ def rebuild(data: bytes) -> Any:
         exec(code, namespace)  # noqa: S102 -- the user's own function, as the bytecode would run it
     found = namespace[target]
     if pure:
-        from .pure_function import reopen  # a pure function's copy, as its pickle makes it
+        from ..tutorial.pure_function import reopen  # a pure function's copy, as its pickle makes it
 
         for name, (defined, location, version, identity) in pure.items():
             namespace[name] = reopen(namespace[defined], location, version, bytes.fromhex(identity))

@@ -9,7 +9,7 @@
 LOCATION defaults to the embedded default location everywhere. This module only parses
 arguments: each subcommand is one ``_add_<name>`` that declares it and one function that runs
 it, set as the parser's ``run`` default, so that ``main`` dispatches on nothing. The logic of
-``status`` and ``clear`` (and the choices made for them) is :mod:`pythagoras.status`; the
+``status`` and ``clear`` (and the choices made for them) is :mod:`pythagoras.cli.status`; the
 user's description is ``docs/cli.md``. Exit codes: 0 ok, 1 refused or aborted, 2 a usage or
 location error (one line on stderr, no traceback).
 """
@@ -27,10 +27,10 @@ from types import FrameType
 
 from . import clear as _clear
 from . import status as _status
-from .errors import StoreError
-from .location import resolve_location
-from .peer import Peer
-from .plugins import open_store
+from ..errors import StoreError
+from ..storage.location import resolve_location
+from ..swarm.peer import Peer
+from ..storage.plugins import open_store
 
 __all__ = ["main"]
 

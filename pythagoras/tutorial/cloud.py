@@ -9,15 +9,15 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, overload
 
-from .engines import Engine
-from .location import resolve_location
-from .executor import PythagorasExecutor
-from .lending import LendingPeer
-from .peer import Peer
-from .plugins import open_store
+from ..swarm.engines import Engine
+from ..storage.location import resolve_location
+from ..executor import PythagorasExecutor
+from ..swarm.lending import LendingPeer
+from ..swarm.peer import Peer
+from ..storage.plugins import open_store
 from .pure_function import PureFunction
-from .storage.base import Store
-from .worker import worker_store
+from ..storage.base import Store
+from ..swarm.worker import worker_store
 
 __all__ = ["SharedStorage_P2P_Cloud"]
 

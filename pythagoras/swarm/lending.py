@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from .peer import Peer
-from .storage.base import Store
+from ..storage.base import Store
 from .worker import lent_run, worker_lease
 
 __all__ = ["LendingPeer"]

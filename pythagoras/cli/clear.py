@@ -1,7 +1,7 @@
 """What ``pythagoras clear`` deletes at a swarm's location, and deleting it.
 
 The choices (what a leftover is, the prompt, the exit codes) are described with those of
-``pythagoras status`` in :mod:`pythagoras.status`, whose listing of records this reads.
+``pythagoras status`` in :mod:`pythagoras.cli.status`, whose listing of records this reads.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO
 
-from .identity.address import CallAddress
-from .protocol import BATCH_FUNCTION, CLAIM, REQUEST, Claim, Request, failure_key
+from ..identity.address import CallAddress
+from ..swarm.protocol import BATCH_FUNCTION, CLAIM, REQUEST, Claim, Request, failure_key
 from .status import (
     KINDS,
     Entry,
@@ -25,9 +25,9 @@ from .status import (
     list_records,
     open_location,
 )
-from .storage.base import Store
-from .storage.fsspec_store import FsspecStore
-from .storage.local import LocalFolderStore
+from ..storage.base import Store
+from ..storage.fsspec_store import FsspecStore
+from ..storage.local import LocalFolderStore
 
 __all__ = ["Plan", "delete_records", "plan_clear", "run_clear"]
 

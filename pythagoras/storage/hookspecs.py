@@ -5,7 +5,7 @@ folder and fsspec URLs) are registered the same way, so a third-party store is a
 built-in ones. See ``docs/plugins.md``.
 
 Besides opening stores, plugins may subscribe to the events of calls (progress bars, logs,
-metrics): each event hook receives a :class:`pythagoras.events.CallEvent`. An event hook must
+metrics): each event hook receives a :class:`pythagoras.swarm.events.CallEvent`. An event hook must
 return quickly; it runs in a thread of the swarm (see each hook for which one), and what it
 raises is logged and ignored, so a broken plugin never breaks a call.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .events import CallEvent
-    from .storage.base import Store
+    from ..swarm.events import CallEvent
+    from .base import Store
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -1,6 +1,6 @@
 """The swarm protocol's operations on one store: what peers do with its records.
 
-The records and their keys are defined in :mod:`pythagoras.protocol`; this module implements
+The records and their keys are defined in :mod:`pythagoras.swarm.protocol`; this module implements
 the transitions between them (submit, claim, renew, break, settle, announce), as
 ``docs/protocol.md`` ("The swarm") describes them.
 """
@@ -16,9 +16,9 @@ from typing import Any, Final
 
 import xxhash
 
-from .errors import ArgumentTooLarge, UnhashableArgument
-from .identity.address import CallAddress
-from .identity.values import hash_value
+from ..errors import ArgumentTooLarge, UnhashableArgument
+from ..identity.address import CallAddress
+from ..identity.values import hash_value
 from .protocol import (
     BATCH_FUNCTION,
     CLAIM,
@@ -42,12 +42,12 @@ from .protocol import (
     is_batch,
     max_argument_bytes,
 )
-from .records import HEADER_SIZE, MISSING, dump_value, frame, read_record
-from .results import ResultCache
-from .storage.base import Store
-from .tracebacks import Origins, origins
-from .function_records import function_python, function_record, load_function_record
-from .unique import unique_hex
+from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
+from ..records.results import ResultCache
+from ..storage.base import Store
+from ..records.tracebacks import Origins, origins
+from ..records.functions import function_python, function_record, load_function_record
+from ..storage.unique import unique_hex
 
 __all__ = ["Swarm"]
 
@@ -380,7 +380,7 @@ class Swarm:
 
     def started_record(self, claim: Claim) -> tuple[str, bytes]:
         """The key and record of ``claim`` marked started, for its worker to write as it
-        starts the run (:func:`pythagoras.worker.run_packed`)."""
+        starts the run (:func:`pythagoras.swarm.worker.run_packed`)."""
         marked = dataclasses.replace(claim, started=True)
         return _keys(claim.address)[1], frame(CLAIM, dump_value(marked, plain=True))
 

@@ -3,7 +3,7 @@ ipywidgets is installed (else the text bar).
 
 Three places show one: ``sync_parallel(progress=...)`` (a bar per call of it, updated in the
 waiting thread), ``PythagorasExecutor(progress=True)`` (one bar for the executor's life, fed by
-the call events of :mod:`pythagoras.events`) and the joblib backend's ``progress=True`` (a bar
+the call events of :mod:`pythagoras.swarm.events`) and the joblib backend's ``progress=True`` (a bar
 per ``Parallel`` call). ``progress=None`` means: show a bar where someone watches, in a
 terminal or a notebook, and not in a script whose stderr goes to a file or a pipe.
 """
@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from .events import CallEvent
-from .hookspecs import hookimpl
+from ..storage.hookspecs import hookimpl
 
 __all__ = ["CallBar", "ExecutorProgress", "wanted"]
 

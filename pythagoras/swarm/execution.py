@@ -27,11 +27,11 @@ from joblib.externals import loky  # type: ignore[import-untyped]
 
 from . import events
 from .engines import Engine
-from .identity.address import CallAddress
-from .errors import ForeignCode
-from .portable import PYTHON
+from ..identity.address import CallAddress
+from ..errors import ForeignCode
+from ..records.portable import PYTHON
 from .protocol import Call, Claim, Failure, Member, is_batch
-from .records import Pickled
+from ..records.frames import Pickled
 from .worker import SPLIT, StartMarks, enter_worker, pack, run_packed
 from .swarm import Swarm
 
@@ -41,7 +41,7 @@ log = logging.getLogger("pythagoras")
 
 
 class Execution:
-    """The part of :class:`~pythagoras.peer.Peer` that picks, claims and runs calls and settles
+    """The part of :class:`~pythagoras.swarm.peer.Peer` that picks, claims and runs calls and settles
     their outcomes; a mixin, whose state is the peer's (set in ``Peer.__init__``)."""
 
     id: str

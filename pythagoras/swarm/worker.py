@@ -9,7 +9,7 @@ own failure, reported with its exception and traceback, never a crash of the poo
 - the exception the call raises;
 - a value that cannot be pickled (a lock, a generator).
 
-Values come back pickled (:func:`~pythagoras.records.dump_value`), ready to be stored as they
+Values come back pickled (:func:`~pythagoras.records.frames.dump_value`), ready to be stored as they
 are. Only a worker process that really dies (a segfault, ``os._exit``, the OOM killer) breaks
 the pool. To tell the call that killed it from those that were running beside it in the same
 pool (loky then kills them all), each run leaves a *start mark* while it runs: a file named for
@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
 
-from .errors import RemoteError
-from .records import dump_value
-from .tracebacks import Origins, format_exception
-from .unique import unique_hex
+from ..errors import RemoteError
+from ..records.frames import dump_value
+from ..records.tracebacks import Origins, format_exception
+from ..storage.unique import unique_hex
 
 if TYPE_CHECKING:
-    from .identity.address import CallAddress
-    from .storage.base import Store
+    from ..identity.address import CallAddress
+    from ..storage.base import Store
 
 __all__ = ["SPLIT", "Outcome", "StartMarks", "enter_worker", "pack", "run_packed", "worker_store"]
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 import pluggy
 
 from . import hookspecs
-from .errors import StoreError
-from .storage.base import Store
-from .storage.local import LocalFolderStore
-from .storage.signed import Secret, SignedStore, resolve_secret
+from ..errors import StoreError
+from .base import Store
+from .local import LocalFolderStore
+from .signed import Secret, SignedStore, resolve_secret
 
 __all__ = ["open_store", "plugin_manager"]
 
@@ -22,7 +22,7 @@ __all__ = ["open_store", "plugin_manager"]
 @functools.cache
 def plugin_manager() -> pluggy.PluginManager:
     """The process's plugin manager: hook specs, the built-in plugins, then entry points."""
-    from .storage import fsspec_store, local
+    from . import fsspec_store, local
 
     pm = pluggy.PluginManager("pythagoras")
     pm.add_hookspecs(hookspecs)

@@ -26,8 +26,8 @@ from typing import Any, Final
 import cloudpickle  # type: ignore[import-untyped]
 import xxhash
 
-from .errors import CorruptRecord
-from .storage.base import Store
+from ..errors import CorruptRecord
+from ..storage.base import Store
 
 __all__ = [
     "FORMAT_VERSION",

@@ -7,7 +7,7 @@ By default a peer runs the calls it claims on a warm loky pool of its own. Given
 ``ProcessPoolExecutor``, an ``mpi4py.futures.MPIPoolExecutor``: anything with
 ``submit(fn, *args)`` returning a ``concurrent.futures.Future``. The peer still picks, claims,
 renews leases (its own thread's heartbeat), publishes and retires; the engine only runs
-``run_packed(...)``, one task per claimed request (:mod:`pythagoras.worker`). The engine stays the caller's: the peer
+``run_packed(...)``, one task per claimed request (:mod:`pythagoras.swarm.worker`). The engine stays the caller's: the peer
 never shuts it down.
 """
 
@@ -31,7 +31,7 @@ class Engine:
     capacity) and how to hand it a call."""
 
     def __init__(self, executor: Any, max_workers: int | None = None) -> None:
-        from .executor import PythagorasExecutor  # here: the executor module imports the peer's
+        from ..executor import PythagorasExecutor  # here: the executor module imports the peer's
 
         if isinstance(executor, PythagorasExecutor):
             raise TypeError("executor= is the engine that runs a peer's calls; a "

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .storage.base import is_debris
+from ..storage.base import is_debris
 
 __all__ = ["FolderWatch", "watch_folder"]
 

@@ -1,6 +1,6 @@
 """What ``pythagoras status`` shows and ``pythagoras clear`` deletes at a swarm's location.
 
-The command line (:mod:`pythagoras.cli`) only parses arguments and calls :func:`run_status` and
+The command line (:mod:`pythagoras.cli.main`) only parses arguments and calls :func:`run_status` and
 :func:`run_clear`; everything else is here. ``docs/cli.md`` is the user's description, and
 ``docs/protocol.md`` that of the records read here. Choices where issue 8 is silent:
 
@@ -29,8 +29,8 @@ a result nor a failure, and a batch claimed without a request, whose members are
 counts as one. ``done``: result records; ``failed``: failure records. A request or claim of a
 call that is finished already (a peer died between publishing and retiring) is in neither.
 
-**Liveness** is the protocol's lease rule (:meth:`pythagoras.swarm.Swarm.live_peers`,
-:meth:`~pythagoras.swarm.Swarm.claim`): a peer record or claim is live while its age by the
+**Liveness** is the protocol's lease rule (:meth:`pythagoras.swarm.swarm.Swarm.live_peers`,
+:meth:`~pythagoras.swarm.swarm.Swarm.claim`): a peer record or claim is live while its age by the
 store's clock is at most ``--lease-timeout`` (default 30 s, the swarm's default; peers do not
 record theirs) and its holder is not a process of this machine that no longer exists.
 Stale peers are listed with the live ones, marked ``stale``.
@@ -69,11 +69,11 @@ from dataclasses import dataclass
 from typing import IO, Any, Final
 from urllib.parse import unquote, urlparse
 
-from .errors import CorruptRecord, StoreError
-from .identity.address import CallAddress
-from .location import resolve_location
-from .plugins import open_store
-from .protocol import (
+from ..errors import CorruptRecord, StoreError
+from ..identity.address import CallAddress
+from ..storage.location import resolve_location
+from ..storage.plugins import open_store
+from ..swarm.protocol import (
     BATCH_FUNCTION,
     CLAIM,
     FAILURE,
@@ -85,12 +85,12 @@ from .protocol import (
     Request,
     holder_is_gone,
 )
-from .function_records import function_name, function_portable, function_python
-from .records import load_value, unframe
-from .storage.base import Store, is_debris
-from .storage.fsspec_store import FsspecStore, modified_time
-from .storage.local import LocalFolderStore
-from .swarm import Swarm
+from ..records.functions import function_name, function_portable, function_python
+from ..records.frames import load_value, unframe
+from ..storage.base import Store, is_debris
+from ..storage.fsspec_store import FsspecStore, modified_time
+from ..storage.local import LocalFolderStore
+from ..swarm.swarm import Swarm
 
 __all__ = [
     "KINDS",
@@ -280,7 +280,7 @@ class _TolerantUnpickler(pickle.Unpickler):
 
 
 def _load_with_stand_ins(payload: memoryview) -> Any:
-    """:func:`pythagoras.records.load_value`, with stand-ins for missing classes and modules."""
+    """:func:`pythagoras.records.frames.load_value`, with stand-ins for missing classes and modules."""
     return load_value(payload, unpickler=_TolerantUnpickler)
 
 

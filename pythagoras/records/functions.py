@@ -4,7 +4,7 @@ A record is ``(FORMAT, python, name, payload, source)``, pickled with ``pickle``
 any interpreter reads it (``pythagoras status`` takes the function's name from it, loading
 nothing): ``python`` is the minor version whose bytecode ``payload`` holds (the function and
 the origins of its code, by cloudpickle); ``source`` is the function as source
-(:mod:`pythagoras.portable`), or None where it cannot travel as source. A peer of the same
+(:mod:`pythagoras.records.portable`), or None where it cannot travel as source. A peer of the same
 version loads the bytecode; a peer of another rebuilds the function from its source, or, where
 there is none, raises :class:`~pythagoras.errors.ForeignCode`: it leaves the call to peers of
 that version, and never runs another version's bytecode.
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .errors import ForeignCode
+from ..errors import ForeignCode
 from .portable import PYTHON, rebuild, source_form
-from .records import dump_value, load_value
+from .frames import dump_value, load_value
 from .tracebacks import Origins, origins
 
 __all__ = ["FORMAT", "function_name", "function_portable", "function_python", "function_record",

@@ -1,6 +1,6 @@
 """The events of calls, and firing them to the plugins that subscribe to them.
 
-The hooks are specified in :mod:`pythagoras.hookspecs` (``pythagoras_call_submitted``,
+The hooks are specified in :mod:`pythagoras.storage.hookspecs` (``pythagoras_call_submitted``,
 ``..._started``, ``..._finished``, ``..._failed``); each receives one :class:`CallEvent`. The
 executor fires the submitter's events and the peer the runner's, through :func:`fire`. Building
 an event costs about a microsecond, so callers first ask :func:`listened`, a few tenths of a
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import pluggy
 
-from .plugins import plugin_manager
+from ..storage.plugins import plugin_manager
 
 if TYPE_CHECKING:
     from .protocol import Call

@@ -19,7 +19,7 @@
     create breaks/<fid>.<args>.<nonce>; the one that creates it deletes the stale claim and
     claims the call with attempt + 1. Past max_attempts the call fails with PeersDied.
 
-Every record is a frame (:mod:`pythagoras.records`). Claims only save duplicate work: results
+Every record is a frame (:mod:`pythagoras.records.frames`). Claims only save duplicate work: results
 are write-once and content-addressed, so a call run twice is harmless.
 
 The records are defined here; the transitions above are implemented by Swarm in swarm.py.
@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .errors import PeersDied, RemoteError, StoreError
-from .identity.address import CallAddress
-from .records import dump_value
-from .unique import unique_hex
+from ..errors import PeersDied, RemoteError, StoreError
+from ..identity.address import CallAddress
+from ..records.frames import dump_value
+from ..storage.unique import unique_hex
 from .worker import process_is_gone
 
 __all__ = [

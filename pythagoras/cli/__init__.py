@@ -1,0 +1,1 @@
+"""The command line: ``pythagoras worker``, ``status``, ``clear`` and ``demo`` (``docs/cli.md``)."""
