@@ -86,7 +86,7 @@ from ..swarm.protocol import (
     holder_is_gone,
 )
 from ..records.functions import function_name, function_portable, function_python
-from ..records.frames import load_value, unframe
+from ..records.frames import Unpickler, load_value, unframe
 from ..storage.base import Store, is_debris
 from ..storage.fsspec_store import FsspecStore, modified_time
 from ..storage.local import LocalFolderStore
@@ -267,7 +267,7 @@ def _tolerant_import(importer: Callable[..., Any]) -> Callable[..., Any]:
     return load
 
 
-class _TolerantUnpickler(pickle.Unpickler):
+class _TolerantUnpickler(Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         try:
             found = super().find_class(module, name)

@@ -34,6 +34,8 @@ __all__ = [
     "HEADER_SIZE",
     "MAGIC",
     "MISSING",
+    "MOVED_MODULES",
+    "Unpickler",
     "dump_value",
     "frame",
     "load_value",
@@ -112,7 +114,8 @@ def load_value(payload: bytes | bytearray | memoryview,
 
     Arrays are views into ``payload``: given a bytearray (or a view of one) they are writable
     and nothing is copied. ``unpickler`` replaces pickle's own (``pythagoras status`` reads
-    records whose classes it cannot import with one).
+    records whose classes it cannot import with one, based on :class:`Unpickler`, which reads
+    the names of pythagoras's modules of before).
     """
     view = memoryview(payload)
     try:
@@ -130,9 +133,44 @@ def load_value(payload: bytes | bytearray | memoryview,
         position += length
     if position != len(view):
         raise CorruptRecord(f"value occupies {position} of its {len(view)} payload bytes")
-    if unpickler is not None:
-        return unpickler(io.BytesIO(stream), buffers=buffers).load()
-    return pickle.loads(stream, buffers=buffers)
+    return (unpickler or Unpickler)(io.BytesIO(stream), buffers=buffers).load()
+
+
+#: The modules of pythagoras that moved, by the names that records written before name them
+#: (a claim was a ``pythagoras.protocol.Claim``). Records name classes and functions by module,
+#: so every name a release has had stays here.
+MOVED_MODULES: Final = {
+    "pythagoras.cloud": "pythagoras.tutorial.cloud",
+    "pythagoras.engines": "pythagoras.swarm.engines",
+    "pythagoras.events": "pythagoras.swarm.events",
+    "pythagoras.execution": "pythagoras.swarm.execution",
+    "pythagoras.function_records": "pythagoras.records.functions",
+    "pythagoras.hookspecs": "pythagoras.storage.hookspecs",
+    "pythagoras.lending": "pythagoras.swarm.lending",
+    "pythagoras.location": "pythagoras.storage.location",
+    "pythagoras.notifications": "pythagoras.swarm.notifications",
+    "pythagoras.peer": "pythagoras.swarm.peer",
+    "pythagoras.plugins": "pythagoras.storage.plugins",
+    "pythagoras.portable": "pythagoras.records.portable",
+    "pythagoras.progress": "pythagoras.swarm.progress",
+    "pythagoras.protocol": "pythagoras.swarm.protocol",
+    "pythagoras.pure_function": "pythagoras.tutorial.pure_function",
+    "pythagoras.records": "pythagoras.records.frames",
+    "pythagoras.results": "pythagoras.records.results",
+    "pythagoras.swarm": "pythagoras.swarm.swarm",
+    "pythagoras.tracebacks": "pythagoras.records.tracebacks",
+    "pythagoras.unique": "pythagoras.storage.unique",
+    "pythagoras.worker": "pythagoras.swarm.worker",
+}
+
+
+class Unpickler(pickle.Unpickler):
+    """pickle's, finding what a record names in a module that has moved where it is now
+    (:data:`MOVED_MODULES`), as pickle finds Python 2's modules in Python 3's. Always the old
+    name's new place, never a module of the old name that an old install left behind."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED_MODULES.get(module, module), name)
 
 
 class Pickled:
