@@ -16,12 +16,12 @@ from ..swarm.protocol import BATCH_FUNCTION, CLAIM, REQUEST, Claim, Request, fai
 from .status import (
     KINDS,
     Entry,
-    _address,
-    _finished,
-    _fresh,
-    _load,
-    _peers,
-    _plural,
+    address_of_key,
+    finished_calls,
+    is_fresh,
+    load_record,
+    read_peers,
+    plural,
     list_records,
     open_location,
 )
@@ -59,7 +59,7 @@ def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 
     if what not in ("failures", "all", "leftovers"):
         raise ValueError(f"clear what? {what!r} is not failures, all or leftovers")
     records = list_records(store)
-    peers = _peers(store, records["peers"], lease_timeout)
+    peers = read_peers(store, records["peers"], lease_timeout)
     plan = Plan(store.location, live_peers=sum(1 for p in peers if p["live"]))
     if what == "all":
         for kind in KINDS:
@@ -90,14 +90,14 @@ def _is_finished(store: Store, address: CallAddress) -> bool:
 
 
 def _finished_requests(store: Store, records: dict[str, dict[str, Entry]]) -> list[str]:
-    finished = _finished(records)
+    finished = finished_calls(records)
     found = []
     for key in sorted(records["requests"]):
-        address = _address(key)
+        address = address_of_key(key)
         if address is None:
             continue
         if address.function == BATCH_FUNCTION:
-            request = _load(store, key, REQUEST)
+            request = load_record(store, key, REQUEST)
             if isinstance(request, Request) and request.members and all(
                     m.address in finished and _is_finished(store, m.address)
                     for m in request.members):
@@ -109,13 +109,13 @@ def _finished_requests(store: Store, records: dict[str, dict[str, Entry]]) -> li
 
 def _finished_claims(store: Store, records: dict[str, dict[str, Entry]],
                      lease_timeout: float) -> list[str]:
-    finished = _finished(records)
+    finished = finished_calls(records)
     found = []
     for key in sorted(records["claims"]):
-        address = _address(key)
+        address = address_of_key(key)
         if address is None or address.function == BATCH_FUNCTION or address not in finished:
             continue  # a batch's members are named by its request, which may be gone
-        if not _fresh(store.age(key), lease_timeout) and _is_finished(store, address):
+        if not is_fresh(store.age(key), lease_timeout) and _is_finished(store, address):
             found.append(key)
     return found
 
@@ -127,11 +127,11 @@ def _spent_markers(store: Store, records: dict[str, dict[str, Entry]],
     found = []
     for key in sorted(records["breaks"]):
         claim_name, _, nonce = key.partition("/")[2].rpartition(".")
-        if _fresh(store.age(key), lease_timeout):
+        if is_fresh(store.age(key), lease_timeout):
             continue
         claim_key = f"claims/{claim_name}"
         if store.read(claim_key) is not None:
-            claim = _load(store, claim_key, CLAIM)
+            claim = load_record(store, claim_key, CLAIM)
             if not isinstance(claim, Claim) or claim.nonce == nonce or claim.broke == key:
                 continue  # in use, or unreadable: kept
         found.append(key)
@@ -203,14 +203,14 @@ def run_clear(location: str | None, what: str = "leftovers", *,
         print(f"{nothing} at {where}: nothing to delete", file=out)
         return 0
     if not yes:
-        count = _plural(plan.total, "record")
+        count = plural(plan.total, "record")
         if not stdin.isatty():
             print(f"pythagoras clear: would delete {count} at {where}, but stdin is not a "
                   "terminal to confirm on; pass --yes to delete without asking", file=err)
             return 1
         print("\n".join([f"at {where}:", *_describe(plan)]), file=err)
         if what == "all" and plan.live_peers:
-            print(f"  {_plural(plan.live_peers, 'peer')} live there: the calls they are "
+            print(f"  {plural(plan.live_peers, 'peer')} live there: the calls they are "
                   "running now still write their results", file=err)
         print(f"Delete {count} at {where}? [y/N] ", end="", file=err, flush=True)
         try:
@@ -222,7 +222,7 @@ def run_clear(location: str | None, what: str = "leftovers", *,
             return 1
     for keys in plan.groups.values():
         delete_records(store, keys)
-    print("\n".join([f"deleted {_plural(plan.total, 'record')} at {where}:", *_describe(plan)]),
+    print("\n".join([f"deleted {plural(plan.total, 'record')} at {where}:", *_describe(plan)]),
           file=out)
     return 0
 

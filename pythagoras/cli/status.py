@@ -203,7 +203,7 @@ def list_records(store: Store) -> dict[str, dict[str, Entry]]:
     return found
 
 
-def _address(key: str) -> CallAddress | None:
+def address_of_key(key: str) -> CallAddress | None:
     """The call a request, claim, result, failure or metadata key belongs to."""
     kind = key.partition("/")[0]
     if kind in ("requests", "claims"):
@@ -217,7 +217,7 @@ def _address(key: str) -> CallAddress | None:
 # -- reading records ---------------------------------------------------------------------------
 
 
-def _load(store: Store, key: str, kind: bytes) -> Any:
+def load_record(store: Store, key: str, kind: bytes) -> Any:
     """The record's value; None where it is absent, corrupt or cannot be unpickled even with
     stand-ins for the classes this process cannot import."""
     data = store.read(key)
@@ -287,15 +287,15 @@ def _load_with_stand_ins(payload: memoryview) -> Any:
 # -- status ------------------------------------------------------------------------------------
 
 
-def _fresh(age: float | None, lease_timeout: float) -> bool:
+def is_fresh(age: float | None, lease_timeout: float) -> bool:
     """The protocol's lease rule: a record at most ``lease_timeout`` old is held."""
     return age is not None and age <= lease_timeout
 
 
 def _claim_is_live(store: Store, key: str, lease_timeout: float) -> bool:
-    if not _fresh(store.age(key), lease_timeout):
+    if not is_fresh(store.age(key), lease_timeout):
         return False
-    claim = _load(store, key, CLAIM)
+    claim = load_record(store, key, CLAIM)
     return not (isinstance(claim, Claim) and holder_is_gone(claim.peer))
 
 
@@ -304,7 +304,7 @@ def _calls_of_request(store: Store, key: str, address: CallAddress,
     """How many calls of the request have neither a result nor a failure."""
     if address.function != BATCH_FUNCTION:
         return 0 if address in finished else 1
-    request = _load(store, key, REQUEST)
+    request = load_record(store, key, REQUEST)
     if not isinstance(request, Request) or not request.members:
         return 1  # unreadable here: count it as one
     return sum(1 for member in request.members if member.address not in finished)
@@ -314,29 +314,29 @@ def _bytecode_only(store: Store, function_id: str, known: dict[str, str | None])
     """The Python version whose peers alone can run the function: its record holds its
     bytecode and no source (``function_records``); None if any peer can."""
     if function_id not in known:
-        record = _load(store, f"functions/{function_id}", FUNCTION)
+        record = load_record(store, f"functions/{function_id}", FUNCTION)
         known[function_id] = None if function_portable(record) else function_python(record)
     return known[function_id]
 
 
-def _finished(records: dict[str, dict[str, Entry]]) -> set[CallAddress]:
+def finished_calls(records: dict[str, dict[str, Entry]]) -> set[CallAddress]:
     found = set()
     for kind in ("results", "failures"):
         for key in records[kind]:
-            address = _address(key)
+            address = address_of_key(key)
             if address is not None:
                 found.add(address)
     return found
 
 
-def _peers(store: Store, keys: Iterable[str], lease_timeout: float) -> list[dict[str, Any]]:
+def read_peers(store: Store, keys: Iterable[str], lease_timeout: float) -> list[dict[str, Any]]:
     peers = []
     for key in sorted(keys):
         peer_id = key.rpartition("/")[2]
         age = store.age(key)
         if age is None:
             continue  # the peer exited since the listing
-        info = _load(store, key, PEER)
+        info = load_record(store, key, PEER)
         info = info if isinstance(info, dict) else {}
         host, _, rest = peer_id.rpartition("-")[0].rpartition("-")
         pid = info.get("pid", int(rest) if rest.isdigit() else None)
@@ -348,7 +348,7 @@ def _peers(store: Store, keys: Iterable[str], lease_timeout: float) -> list[dict
             "serving": info.get("serving"),
             "python": info.get("python"),
             "heartbeat_age": round(age, 3),
-            "live": _fresh(age, lease_timeout) and not holder_is_gone(peer_id),
+            "live": is_fresh(age, lease_timeout) and not holder_is_gone(peer_id),
         })
     return peers
 
@@ -359,7 +359,7 @@ def _function_name(store: Store, address: CallAddress, failure: Failure | None,
     the frame the call's traceback entered it by."""
     key = f"functions/{address.function}"
     if key in functions:
-        func = _load(store, key, FUNCTION)
+        func = load_record(store, key, FUNCTION)
         if function_name(func) is not None:
             return function_name(func)
         if isinstance(func, tuple) and func:  # (function, origins of its code)
@@ -392,11 +392,11 @@ def _recent_failures(store: Store, records: dict[str, dict[str, Entry]],
     shown = []
     names: dict[str, str | None] = {}  # by function id: each function record is read once
     for key in newest:
-        address = _address(key)
+        address = address_of_key(key)
         age = store.age(key)
         if address is None or age is None:
             continue
-        failure = _load(store, key, FAILURE)
+        failure = load_record(store, key, FAILURE)
         failure = failure if isinstance(failure, Failure) else None
         if address.function not in names or names[address.function] is None:
             names[address.function] = _function_name(store, address, failure, records["functions"])
@@ -418,11 +418,11 @@ def _recent_failures(store: Store, records: dict[str, dict[str, Entry]],
 def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dict[str, Any]:
     """What the location holds, as one JSON-ready dict (``docs/cli.md`` describes its fields)."""
     records = list_records(store)
-    finished = _finished(records)
+    finished = finished_calls(records)
     live: set[CallAddress] = set()
     stale_claims = 0
     for key in records["claims"]:
-        address = _address(key)
+        address = address_of_key(key)
         if address is None:
             continue
         if _claim_is_live(store, key, lease_timeout):
@@ -434,7 +434,7 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
     bound: dict[str, int] = {}  # pending calls that only peers of that Python can run
     pythons: dict[str, str | None] = {}
     for key in records["requests"]:
-        address = _address(key)
+        address = address_of_key(key)
         if address is None:
             continue
         requested.add(address)
@@ -453,7 +453,7 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5) -> dic
     return {
         "location": store.location,
         "lease_timeout": lease_timeout,
-        "peers": _peers(store, records["peers"], lease_timeout),
+        "peers": read_peers(store, records["peers"], lease_timeout),
         "calls": {"pending": pending, "running": running, "done": len(records["results"]),
                   "failed": len(records["failures"]), "pending_only_for_python": bound},
         "stale_claims": stale_claims,
@@ -487,7 +487,7 @@ def _table(rows: list[list[str]], indent: str) -> list[str]:
             for row in rows]
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
@@ -504,7 +504,7 @@ def format_status(report: dict[str, Any]) -> str:
     peers = report["peers"]
     live = [p for p in peers if p["live"]]
     workers = sum(p["workers"] for p in live if isinstance(p["workers"], int))
-    summary = (f"{len(live)} live ({_plural(workers, 'worker')}), {len(peers) - len(live)} stale"
+    summary = (f"{len(live)} live ({plural(workers, 'worker')}), {len(peers) - len(live)} stale"
                f"   (lease {report['lease_timeout']:g} s)" if peers else "none")
     lines.append(f"{'peers':<10}{summary}")
     if peers:
@@ -518,15 +518,15 @@ def format_status(report: dict[str, Any]) -> str:
     text = (f"{calls['pending']} pending, {calls['running']} running, {calls['done']} done, "
             f"{calls['failed']} failed")
     if report["stale_claims"]:
-        text += f"   ({_plural(report['stale_claims'], 'stale claim')})"
+        text += f"   ({plural(report['stale_claims'], 'stale claim')})"
     lines.append(f"{'calls':<10}{text}")
     for python, count in sorted(calls.get("pending_only_for_python", {}).items()):
         lines.append(f"{'':<10}{count} pending only for peers of Python {python} (bytecode only: "
                      "a lambda, a closure or code without source)")
     store = report["store"]
-    lines.append(f"{'store':<10}{_size(store['bytes'])} in {_plural(store['records'], 'record')}")
+    lines.append(f"{'store':<10}{_size(store['bytes'])} in {plural(store['records'], 'record')}")
     if report["refused"]:
-        lines.append(f"{'refused':<10}{_plural(len(report['refused']), 'record')} unsigned or signed "
+        lines.append(f"{'refused':<10}{plural(len(report['refused']), 'record')} unsigned or signed "
                      "with another secret, moved to quarantine/ and never loaded")
     shown = report["recent_failures"]
     if shown:

@@ -45,9 +45,7 @@ from ..swarm.progress import CallBar, wanted
 from ..swarm.protocol import Call
 from ..storage.signed import resolve_secret
 from ..storage.unique import unique_hex
-from .executors import (  # noqa: F401 -- tests and benchmarks reach _executors here
-    _executors,
-    _executors_lock,
+from .executors import (
     complete_later,
     shared_executor,
     shutdown_executors,

@@ -272,7 +272,8 @@ class RemoteTraceback(Exception):
         return f"\n\nraised on peer {self.peer}:\n\"\"\"\n{self.text}\"\"\""
 
 
-def _keys(address: CallAddress) -> tuple[str, str]:
+def call_keys(address: CallAddress) -> tuple[str, str]:
+    """The keys of the call's request and of its claim."""
     flat = f"{address.function}.{address.arguments}"
     return f"requests/{address.arguments[0]}/{flat}", f"claims/{flat}"
 

@@ -36,7 +36,7 @@ from .protocol import (
     PreparedRequest,
     Request,
     ValueRef,
-    _keys,
+    call_keys,
     failure_key,
     holder_is_gone,
     is_batch,
@@ -189,7 +189,7 @@ class Swarm:
             # (absent, truncated) is written again. Checked by size: values are large to read.
             if self.store.size(key) != HEADER_SIZE + len(payload):
                 self.store.write(key, frame(VALUE, payload))
-        key = _keys(prepared.address)[0]
+        key = call_keys(prepared.address)[0]
         record = frame(REQUEST, prepared.request)
         # An equal request may be pending already; one that cannot be read is replaced.
         if not self.store.create(key, record) and read_record(self.store, key, REQUEST, load=False) is MISSING:
@@ -285,12 +285,12 @@ class Swarm:
     @staticmethod
     def request_key(address: CallAddress) -> str:
         """The key of the request for the call (or batch) at ``address``."""
-        return _keys(address)[0]
+        return call_keys(address)[0]
 
     def claim(self, address: CallAddress, peer: str, *, started: bool = False) -> Claim | None:
         """Take the call's lease, breaking a stale one; None if another peer holds it.
         ``started``: the caller runs the call at once, in its own thread."""
-        claim_key = _keys(address)[1]
+        claim_key = call_keys(address)[1]
         claim = Claim(address, peer, started=started)
         if self._write_claim(claim_key, claim, create=True):
             return claim
@@ -362,7 +362,7 @@ class Swarm:
     def _name_of(self, address: CallAddress) -> str:
         """The name of the call (or batch) at ``address``, from its request where one is left."""
         try:
-            request: Request | None = self._read(_keys(address)[0], REQUEST)
+            request: Request | None = self._read(call_keys(address)[0], REQUEST)
         except Exception:  # its arguments cannot be loaded here: the name is not worth a failure
             request = None
         return request.name if request is not None else "this call"
@@ -372,7 +372,7 @@ class Swarm:
         if not is_batch(address):
             self.fail(address, None, failure)
             return
-        request: Request | None = self._read(_keys(address)[0], REQUEST)
+        request: Request | None = self._read(call_keys(address)[0], REQUEST)
         for member in request.members if request is not None else ():
             if not self.finished(member.address):
                 self._write_failure(member.address, failure)
@@ -382,11 +382,11 @@ class Swarm:
         """The key and record of ``claim`` marked started, for its worker to write as it
         starts the run (:func:`pythagoras.swarm.worker.run_packed`)."""
         marked = dataclasses.replace(claim, started=True)
-        return _keys(claim.address)[1], frame(CLAIM, dump_value(marked, plain=True))
+        return call_keys(claim.address)[1], frame(CLAIM, dump_value(marked, plain=True))
 
     def renew(self, claim: Claim) -> bool:
         """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""
-        claim_key = _keys(claim.address)[1]
+        claim_key = call_keys(claim.address)[1]
         current: Claim | None = self._read(claim_key, CLAIM)
         if current is None or current.nonce != claim.nonce:
             return False
@@ -406,7 +406,7 @@ class Swarm:
 
     def claimed(self, address: CallAddress) -> bool:
         """True while another peer holds a fresh lease on the call."""
-        age = self.store.age(_keys(address)[1])
+        age = self.store.age(call_keys(address)[1])
         return age is not None and age - self.skew <= self.lease_timeout
 
     def release(self, claim: Claim) -> None:
@@ -415,7 +415,7 @@ class Swarm:
         The claim is read first, lest another peer's be deleted, unless this peer wrote it
         less than half a lease ago: nobody breaks a lease that young (a peer whose clock
         estimate is off by half a lease could, and the cost would be a duplicate run)."""
-        claim_key = _keys(claim.address)[1]
+        claim_key = call_keys(claim.address)[1]
         written = self._written.pop(claim.nonce, None)
         if written is not None and time.monotonic() - written < self.lease_timeout / 2:
             self.store.discard(claim_key)
@@ -456,7 +456,7 @@ class Swarm:
             self.store.write(failure_key(address), record)  # a later failure replaces the last
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
-        request_key, claim_key = _keys(address)
+        request_key, claim_key = call_keys(address)
         self.store.discard(request_key)
         if claim is not None:
             self.release(claim)
