@@ -94,6 +94,9 @@ class PythagorasExecutor(Executor):
         return executor
 
     _progress: ExecutorProgress | None = None
+    #: A swarm, not an engine: :class:`~pythagoras.swarm.engines.Engine` refuses it by this
+    #: mark (the swarm layer below cannot import this class).
+    __pythagoras_swarm__ = True
     _owns_peer = True  # False for a worker's lending peer, which outlives the executor
 
     def _start(self, peer: Peer, cache: bool, *, serve: bool) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "MAGIC",
     "MISSING",
     "MOVED_MODULES",
+    "MOVED_NAMES",
     "Unpickler",
     "dump_value",
     "frame",
@@ -164,12 +165,21 @@ MOVED_MODULES: Final = {
 }
 
 
+#: Functions that moved to another module than their own module's, by (module, name) as records
+#: written before name them.
+MOVED_NAMES: Final = {
+    ("pythagoras.pure_function", "reopen"): ("pythagoras.tutorial.cloud", "reopen"),
+    ("pythagoras.pure_function", "_reopen"): ("pythagoras.tutorial.cloud", "reopen"),
+}
+
+
 class Unpickler(pickle.Unpickler):
     """pickle's, finding what a record names in a module that has moved where it is now
     (:data:`MOVED_MODULES`), as pickle finds Python 2's modules in Python 3's. Always the old
     name's new place, never a module of the old name that an old install left behind."""
 
     def find_class(self, module: str, name: str) -> Any:
+        module, name = MOVED_NAMES.get((module, name), (module, name))
         return super().find_class(MOVED_MODULES.get(module, module), name)
 
 

@@ -30,9 +30,10 @@ import pickle
 import sys
 import textwrap
 import types
+from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["PYTHON", "rebuild", "source_form"]
+__all__ = ["PYTHON", "rebuild", "reopen_pure_functions_with", "source_form"]
 
 #: The minor version whose bytecode a function record holds.
 PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -65,11 +66,26 @@ def rebuild(data: bytes) -> Any:
         exec(code, namespace)  # noqa: S102 -- the user's own function, as the bytecode would run it
     found = namespace[target]
     if pure:
-        from ..tutorial.pure_function import reopen  # a pure function's copy, as its pickle makes it
-
+        if _reopen is None:
+            raise RuntimeError("pure functions cannot be reopened before pythagoras.tutorial "
+                               "is imported; import pythagoras")
         for name, (defined, location, version, identity) in pure.items():
-            namespace[name] = reopen(namespace[defined], location, version, bytes.fromhex(identity))
+            namespace[name] = _reopen(namespace[defined], location, version, bytes.fromhex(identity))
     return found
+
+
+#: Makes a pure function's copy where it arrives, as its pickle does: set by the tutorial's
+#: cloud module (:func:`pythagoras.tutorial.cloud.reopen`), the layer that knows what a pure
+#: function is, on its import (``import pythagoras`` imports it). This one only writes down
+#: a pure function's parts and hands them back.
+_reopen: Callable[..., Any] | None = None
+
+
+def reopen_pure_functions_with(reopen: Callable[..., Any]) -> None:
+    """Make the pure functions of functions rebuilt from source with ``reopen(func, location,
+    version, identity)``."""
+    global _reopen
+    _reopen = reopen
 
 
 class _Collector:

@@ -31,9 +31,7 @@ class Engine:
     capacity) and how to hand it a call."""
 
     def __init__(self, executor: Any, max_workers: int | None = None) -> None:
-        from ..executor import PythagorasExecutor  # here: the executor module imports the peer's
-
-        if isinstance(executor, PythagorasExecutor):
+        if getattr(executor, "__pythagoras_swarm__", False):  # a PythagorasExecutor
             raise TypeError("executor= is the engine that runs a peer's calls; a "
                             "PythagorasExecutor is a swarm, not an engine: give it a "
                             "ThreadPoolExecutor, a dask Client's get_executor(), ...")

@@ -14,6 +14,7 @@ from ..storage.location import resolve_location
 from ..executor import PythagorasExecutor
 from ..swarm.lending import LendingPeer
 from ..swarm.peer import Peer
+from ..records import portable
 from ..storage.plugins import open_store
 from .pure_function import PureFunction
 from ..storage.base import Store
@@ -130,3 +131,20 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
 
     def __repr__(self) -> str:
         return f"SharedStorage_P2P_Cloud({self.store.location!r})"
+
+    @staticmethod
+    def reopen_function(func: Callable[..., Any], location: str, version: str | None,
+                        identity: bytes | None = None) -> PureFunction:
+        """What a pure function's pickle calls: :func:`reopen` (see ``PureFunction.__reduce__``)."""
+        return reopen(func, location, version, identity)
+
+
+def reopen(func: Callable[..., Any], location: str, version: str | None,
+           identity: bytes | None = None) -> PureFunction:
+    """A pure function's copy where it arrives (unpickled, or rebuilt from source), on the
+    cloud this process has at ``location`` (:meth:`SharedStorage_P2P_Cloud.reopened`)."""
+    return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location), version=version,
+                        identity=identity)
+
+
+portable.reopen_pure_functions_with(reopen)  # for functions rebuilt from source

@@ -255,23 +255,12 @@ class PureFunction:
     def __reduce__(self) -> tuple[Any, ...]:
         """Travel as :meth:`__pythagoras_portable__`: a pure function that calls another (or
         itself) reaches the swarm by value, and the copy reaches the same store through the
-        cloud open where it lands (``reopened``)."""
-        return reopen, self.__pythagoras_portable__()
+        cloud open where it lands (``reopened``). The cloud names the function that makes the
+        copy (:func:`pythagoras.tutorial.cloud.reopen`): this module knows nothing of clouds."""
+        return self.cloud.reopen_function, self.__pythagoras_portable__()
 
     def __repr__(self) -> str:
         return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"
-
-
-def reopen(func: Callable[..., Any], location: str, version: str | None,
-           identity: bytes | None = None) -> PureFunction:
-    """A pure function's copy where it arrives (unpickled, or rebuilt from source)."""
-    from .cloud import SharedStorage_P2P_Cloud
-
-    return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location), version=version,
-                        identity=identity)
-
-
-_reopen = reopen  # the name records written before it was public refer to
 
 
 #: Nested computations a thread runs before the next runs in a fresh thread: a deep recursion
