@@ -1,4 +1,4 @@
-"""Layer 2: the one frame around everything written, and the serialization of values.
+"""Layer 3: the one frame around everything written, and the serialization of values.
 
 A frame is a 24-byte header followed by the payload (``docs/protocol.md``, "Frames"):
 
