@@ -28,7 +28,7 @@ import pytest
 from s3_server import MotoServer, S3Location
 
 from pythagoras import PythagorasExecutor
-from pythagoras.cli.main import main
+from pythagoras.cli import main
 from pythagoras.errors import StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash

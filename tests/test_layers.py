@@ -113,7 +113,7 @@ IMPORTS = [i for module in MODULES for i in imports_of(module)]
 
 def test_the_modules_are_found() -> None:
     assert {"pythagoras.errors", "pythagoras.storage.base", "pythagoras.swarm.peer",
-            "pythagoras.cli.main"} <= set(MODULES)
+            "pythagoras.cli.commands"} <= set(MODULES)
     assert all(layer_of(m) for m in MODULES)  # every folder has its layer
 
 

@@ -1,6 +1,6 @@
 """What ``pythagoras status`` shows and ``pythagoras clear`` deletes at a swarm's location.
 
-The command line (:mod:`pythagoras.cli.main`) only parses arguments and calls :func:`run_status` and
+The command line (:mod:`pythagoras.cli.commands`) only parses arguments and calls :func:`run_status` and
 :func:`run_clear`; everything else is here. ``docs/cli.md`` is the user's description, and
 ``docs/protocol.md`` that of the records read here. Choices where issue 8 is silent:
 

@@ -30,7 +30,7 @@ def main(config: dict[str, object]) -> int:
     if hostname:
         socket.gethostname = lambda: str(hostname)
 
-    from pythagoras.cli.main import main as pythagoras_main
+    from pythagoras.cli import main as pythagoras_main
 
     return pythagoras_main(["worker", str(config["folder"]),
                             "--max-workers", str(config.get("max_workers", 1)),

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pythagoras.cli.main import main
+from pythagoras.cli import main
 from pythagoras.identity.address import CallAddress
 from pythagoras.swarm.protocol import Claim, Failure, Request
 from pythagoras.records.frames import load_value, unframe
