@@ -1,14 +1,17 @@
 """Write ``tests/records/old_records/``: a swarm folder's records as a release of pythagoras
 wrote them, for ``test_old_records.py`` to load with the code of today.
 
-Records name the classes they hold by module path (a claim is a ``pythagoras.swarm.protocol.Claim``
-to pickle), so a module that moves must leave its old records loadable. The fixtures were made
+Records name the classes they hold by module path (a claim was a ``pythagoras.protocol.Claim``
+to pickle, and is a ``pythagoras.swarm.protocol.Claim`` now), so a module that moves must leave
+its old records loadable. The fixtures were made
 once, on the layout of before the layer folders (commit "tests: records of the flat layout"),
 by the real front-ends: an executor on a local folder (a result, a failure with its traceback,
 a request with a large argument and its claim while it runs, the peer's record, a batch from
 ``map``, a ``Memory`` record) and the tutorial's cloud on ``memory://`` (a pure function that
 calls another, whose function record holds the other by reference, and its pending request).
-Running it again replaces them with records of the code of the day:
+The imports below are today's names of the same front-ends. Running it again would replace
+the old records with records of the code of the day, which is not what the test is about: to
+keep records of a later layout too, write them to another folder beside this one.
 
     python tests/records/make_old_records.py
 """
