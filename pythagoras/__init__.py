@@ -3,7 +3,6 @@
 ``from pythagoras import *`` gives the tutorial's names.
 """
 
-from .tutorial.cloud import SharedStorage_P2P_Cloud
 from .errors import (
     ArgumentTooLarge,
     CallTimeout,
@@ -18,10 +17,11 @@ from .errors import (
 )
 from .executor import PythagorasExecutor
 from .joblib_backend import register as _register_joblib_backend
+from .memory import Memory
 from .storage.hookspecs import hookimpl
 from .storage.location import default_location
-from .memory import Memory
 from .storage.plugins import open_store
+from .tutorial.cloud import SharedStorage_P2P_Cloud
 from .tutorial.pure_function import PureFunction, kw_args
 
 __version__ = "0.1.0"

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from ..identity.address import CallAddress
+from ..storage.base import Store
+from ..storage.fsspec_store import FsspecStore
+from ..storage.local import LocalFolderStore
 from ..swarm.protocol import BATCH_FUNCTION, CLAIM, REQUEST, Claim, Request, failure_key
 from .status import (
     KINDS,
@@ -19,15 +22,12 @@ from .status import (
     address_of_key,
     finished_calls,
     is_fresh,
-    load_record,
-    read_peers,
-    plural,
     list_records,
+    load_record,
     open_location,
+    plural,
+    read_peers,
 )
-from ..storage.base import Store
-from ..storage.fsspec_store import FsspecStore
-from ..storage.local import LocalFolderStore
 
 __all__ = ["Plan", "delete_records", "plan_clear", "run_clear"]
 

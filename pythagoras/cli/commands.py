@@ -25,12 +25,12 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from . import clear as _clear
-from . import status as _status
 from ..errors import StoreError
 from ..storage.location import resolve_location
-from ..swarm.peer import Peer
 from ..storage.plugins import open_store
+from ..swarm.peer import Peer
+from . import clear as _clear
+from . import status as _status
 
 __all__ = ["main"]
 

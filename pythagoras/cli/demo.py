@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ..tutorial.cloud import SharedStorage_P2P_Cloud
 from ..storage.location import resolve_location
 from ..storage.plugins import open_store
-from ..tutorial.pure_function import kw_args
-from ..swarm.swarm import Swarm
 from ..storage.unique import unique_hex
+from ..swarm.swarm import Swarm
+from ..tutorial.cloud import SharedStorage_P2P_Cloud
+from ..tutorial.pure_function import kw_args
 
 __all__ = ["run", "very_slow_function"]
 

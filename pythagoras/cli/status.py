@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import stat
 import sys
 import types
@@ -71,6 +70,11 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import CorruptRecord, StoreError
 from ..identity.address import CallAddress
+from ..records.frames import Unpickler, load_value, unframe
+from ..records.functions import function_name, function_portable, function_python
+from ..storage.base import Store, is_debris
+from ..storage.fsspec_store import FsspecStore, modified_time
+from ..storage.local import LocalFolderStore
 from ..storage.location import resolve_location
 from ..storage.plugins import open_store
 from ..swarm.protocol import (
@@ -85,11 +89,6 @@ from ..swarm.protocol import (
     Request,
     holder_is_gone,
 )
-from ..records.functions import function_name, function_portable, function_python
-from ..records.frames import Unpickler, load_value, unframe
-from ..storage.base import Store, is_debris
-from ..storage.fsspec_store import FsspecStore, modified_time
-from ..storage.local import LocalFolderStore
 from ..swarm.swarm import Swarm
 
 __all__ = [

@@ -12,21 +12,21 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from ..swarm import events
 from ..errors import CallTimeout, PurityError, StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
+from ..records.frames import MISSING
 from ..storage.location import resolve_location
+from ..storage.plugins import open_store, plugin_manager
+from ..storage.signed import resolve_secret
+from ..storage.unique import unique_hex
+from ..swarm import events
 from ..swarm.lending import LendingPeer
 from ..swarm.peer import Peer
-from ..storage.plugins import open_store, plugin_manager
 from ..swarm.progress import ExecutorProgress, wanted
-from ..storage.signed import resolve_secret
 from ..swarm.protocol import Call
-from ..storage.unique import unique_hex
 from ..swarm.worker import worker_store
-from ..records.frames import MISSING
 from .chunks import ChunkSizes, chunks_of, take
 from .futures import CallFuture, fire_outcome, read_from_store
 

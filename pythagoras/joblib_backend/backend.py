@@ -35,16 +35,16 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
-from ..swarm.engines import Engine
 from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.futures import read_from_store
 from ..identity.address import CallAddress
 from ..storage.location import resolve_location
-from ..swarm.progress import CallBar, wanted
-from ..swarm.protocol import Call
 from ..storage.signed import resolve_secret
 from ..storage.unique import unique_hex
+from ..swarm.engines import Engine
+from ..swarm.progress import CallBar, wanted
+from ..swarm.protocol import Call
 from .executors import (
     complete_later,
     shared_executor,

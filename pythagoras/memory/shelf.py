@@ -22,10 +22,10 @@ from typing import Any, Final
 
 from ..errors import CorruptRecord
 from ..identity.address import CallAddress
-from ..storage.plugins import open_store
 from ..records.frames import frame, report_corrupt, unframe
 from ..records.results import ResultCache
 from ..storage.base import Store
+from ..storage.plugins import open_store
 
 __all__ = ["METADATA", "Shelf", "StoredCall", "metadata_key"]
 

@@ -16,8 +16,8 @@ checksum does not match raises :class:`CorruptRecord`; callers treat that as abs
 
 from __future__ import annotations
 
-import logging
 import io
+import logging
 import pickle
 import struct
 import threading

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..errors import ForeignCode
-from .portable import PYTHON, rebuild, source_form
 from .frames import dump_value, load_value
+from .portable import PYTHON, rebuild, source_form
 from .tracebacks import Origins, origins
 
 __all__ = ["FORMAT", "function_name", "function_portable", "function_python", "function_record",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..identity.address import CallAddress
-from .frames import MISSING, Pickled, dump_value, frame, read_record
 from ..storage.base import Store
+from .frames import MISSING, Pickled, dump_value, frame, read_record
 
 __all__ = ["MISSING", "ResultCache"]
 

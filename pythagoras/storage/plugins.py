@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import pluggy
 
-from . import hookspecs
 from ..errors import StoreError
+from . import hookspecs
 from .base import Store
 from .local import LocalFolderStore
 from .signed import Secret, SignedStore, resolve_secret

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 # multiprocessing context name "loky".
 from joblib.externals import loky  # type: ignore[import-untyped]
 
+from ..errors import ForeignCode
+from ..identity.address import CallAddress
+from ..records.frames import Pickled
+from ..records.portable import PYTHON
 from . import events
 from .engines import Engine
-from ..identity.address import CallAddress
-from ..errors import ForeignCode
-from ..records.portable import PYTHON
 from .protocol import Call, Claim, Failure, Member, is_batch
-from ..records.frames import Pickled
-from .worker import SPLIT, StartMarks, enter_worker, pack, run_packed
 from .swarm import Swarm
+from .worker import SPLIT, StartMarks, enter_worker, pack, run_packed
 
 __all__ = ["Execution"]
 

@@ -17,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Final
 
-from .peer import Peer
 from ..storage.base import Store
+from .peer import Peer
 from .worker import lent_run, worker_lease
 
 __all__ = ["LendingPeer"]

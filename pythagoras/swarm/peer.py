@@ -18,19 +18,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import Executor, Future, InvalidStateError
+from contextlib import contextmanager
 from typing import Any
 
-from .engines import Engine
-from .execution import Execution
 from ..identity.address import CallAddress
-from .protocol import Claim, PreparedRequest, new_peer_id
 from ..records.frames import MISSING
-from .notifications import FolderWatch, watch_folder
+from ..records.portable import PYTHON
 from ..storage.base import Store
 from ..storage.local import LocalFolderStore
-from ..records.portable import PYTHON
+from .engines import Engine
+from .execution import Execution
+from .notifications import FolderWatch, watch_folder
+from .protocol import Claim, PreparedRequest, new_peer_id
 from .swarm import Swarm
 from .worker import StartMarks
 

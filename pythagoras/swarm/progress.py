@@ -15,8 +15,8 @@ import threading
 import warnings
 from typing import Any
 
-from .events import CallEvent
 from ..storage.hookspecs import hookimpl
+from .events import CallEvent
 
 __all__ = ["CallBar", "ExecutorProgress", "wanted"]
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from concurrent import futures
 import socket
 import sys
 import traceback
 from collections.abc import Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any, Final
 

@@ -19,6 +19,12 @@ import xxhash
 from ..errors import ArgumentTooLarge, UnhashableArgument
 from ..identity.address import CallAddress
 from ..identity.values import hash_value
+from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
+from ..records.functions import function_python, function_record, load_function_record
+from ..records.results import ResultCache
+from ..records.tracebacks import Origins, origins
+from ..storage.base import Store
+from ..storage.unique import unique_hex
 from .protocol import (
     BATCH_FUNCTION,
     CLAIM,
@@ -42,12 +48,6 @@ from .protocol import (
     is_batch,
     max_argument_bytes,
 )
-from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
-from ..records.results import ResultCache
-from ..storage.base import Store
-from ..records.tracebacks import Origins, origins
-from ..records.functions import function_python, function_record, load_function_record
-from ..storage.unique import unique_hex
 
 __all__ = ["Swarm"]
 

@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, overload
 
-from ..swarm.engines import Engine
-from ..storage.location import resolve_location
 from ..executor import PythagorasExecutor
+from ..records import portable
+from ..storage.base import Store
+from ..storage.location import resolve_location
+from ..storage.plugins import open_store
+from ..swarm.engines import Engine
 from ..swarm.lending import LendingPeer
 from ..swarm.peer import Peer
-from ..records import portable
-from ..storage.plugins import open_store
-from .pure_function import PureFunction
-from ..storage.base import Store
 from ..swarm.worker import worker_store
+from .pure_function import PureFunction
 
 __all__ = ["SharedStorage_P2P_Cloud"]
 

@@ -11,19 +11,19 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import CallTimeout, IdentityError, PurityError, PurityWarning
+from ..executor.futures import read_from_store
 from ..identity.address import CallAddress
 from ..identity.functions import encode_function, function_identity
 from ..identity.values import Encoder, hash_kwargs
-from ..executor.futures import read_from_store
-from ..swarm.progress import CallBar, wanted
 from ..records.results import MISSING, ResultCache
+from ..swarm.progress import CallBar, wanted
 
 if TYPE_CHECKING:
     from .cloud import SharedStorage_P2P_Cloud

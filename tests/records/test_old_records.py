@@ -21,9 +21,9 @@ import pytest
 
 from pythagoras.cli import main
 from pythagoras.identity.address import CallAddress
-from pythagoras.swarm.protocol import Claim, Failure, Request
 from pythagoras.records.frames import load_value, unframe
 from pythagoras.storage.local import LocalFolderStore
+from pythagoras.swarm.protocol import Claim, Failure, Request
 from pythagoras.swarm.swarm import Swarm
 
 FIXTURES = Path(__file__).resolve().parent / "old_records"
