@@ -100,10 +100,10 @@ def _pythagoras_config(folder: Path, engine: Any) -> Callable[[], Any]:
 
 def _executed(folder: Path) -> int | None:
     """How many calls the backend's peer on ``folder`` ran (internals: None if they moved)."""
-    from pythagoras.joblib_backend import backend as backend_module
+    from pythagoras.joblib_backend import executors as executors_module
 
-    with backend_module._executors_lock:
-        for key, executor in backend_module._executors.items():
+    with executors_module._executors_lock:
+        for key, executor in executors_module._executors.items():
             if key[0] == str(folder):
                 try:
                     return int(executor._peer.executed)

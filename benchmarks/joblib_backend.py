@@ -157,10 +157,10 @@ def _pythagoras_config(folder: Path) -> Any:
 
 def _pythagoras_executor(folder: Path) -> Any:
     """The backend's shared executor on ``folder`` (internals: None if they moved)."""
-    from pythagoras.joblib_backend import backend as backend_module
+    from pythagoras.joblib_backend import executors as executors_module
 
-    with backend_module._executors_lock:
-        for key, executor in backend_module._executors.items():
+    with executors_module._executors_lock:
+        for key, executor in executors_module._executors.items():
             if key[0] == str(folder):
                 return executor
     return None
@@ -178,12 +178,12 @@ def _close_pythagoras(folder: Path | None = None) -> None:
     """Shut down the backend's shared executors on ``folder`` (every folder if None), as the
     tests' fixture does: their peers leave the swarm and their pools stop."""
     try:
-        from pythagoras.joblib_backend import backend as backend_module
+        from pythagoras.joblib_backend import executors as executors_module
     except ImportError:
         return
-    with backend_module._executors_lock:
-        stale = [key for key in backend_module._executors if folder is None or key[0] == str(folder)]
-        executors = [backend_module._executors.pop(key) for key in stale]
+    with executors_module._executors_lock:
+        stale = [key for key in executors_module._executors if folder is None or key[0] == str(folder)]
+        executors = [executors_module._executors.pop(key) for key in stale]
     for executor in executors:
         executor.shutdown(wait=True, cancel_futures=True)
 

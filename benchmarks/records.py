@@ -71,8 +71,8 @@ def _fill_part(folder: str, function: str, start: int, step: int, stop: int, dea
     at ``folder``, until ``deadline`` (time.time()); how many were written (the first ones)."""
     from pythagoras.identity.address import CallAddress
     from pythagoras.identity.values import hash_kwargs
-    from pythagoras.records import dump_value, frame
-    from pythagoras.results import RESULT
+    from pythagoras.records.frames import dump_value, frame
+    from pythagoras.records.results import RESULT
 
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     root = folder + os.sep

@@ -219,7 +219,7 @@ def _timed(op: Callable[[int], Any], n: int, warmup: int = 3) -> list[float]:
 
 def _primitives(target: Target, samples: int, list_keys: int) -> dict[str, Any]:
     """Median latency of each store operation, on a location of its own."""
-    from pythagoras.plugins import open_store
+    from pythagoras.storage.plugins import open_store
 
     store = open_store(target.at("primitives"), target.options)
     tag = secrets.token_hex(4)

@@ -25,7 +25,7 @@ Figures (the machine may have only 2 cores, so peers run *sleeping* calls: many 
   a pure function must not read state it mutates, so the count lives outside it). In the kill
   run the killed call's rerun is one unavoidable duplicate; it is reported apart.
 - ``pick_cost`` -- a store filled with 1,000 and with 20,000 pending requests through
-  ``pythagoras.swarm.Swarm.submit``; picks are made as ``Peer._pick`` makes them: one
+  ``pythagoras.swarm.swarm.Swarm.submit``; picks are made as ``Peer._pick`` makes them: one
   ``candidates()`` listing (one bucket) serves the picks that follow until its keys are used up,
   each pick a ``claim()``; the mean µs per pick over ``--picks`` picks (each claim is released,
   untimed, so the number of pending requests stays put). Goal: flat, the 20,000/1,000 ratio at
@@ -382,7 +382,7 @@ def _pick_cost(root: Path, sizes: list[int], picks: int, warmup: int) -> list[di
     ``size`` pending requests."""
     from pythagoras.identity.address import CallAddress
     from pythagoras.storage.local import LocalFolderStore
-    from pythagoras.swarm import Swarm
+    from pythagoras.swarm.swarm import Swarm
 
     rows = []
     for size in sizes:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 
 from pythagoras import PythagorasExecutor, default_location, hookimpl
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.plugins import plugin_manager
 
 SECONDS = float(os.environ.get("PYTHAGORAS_EXAMPLE_SLEEP", "0.5"))  # stands for a slow computation
 

@@ -23,7 +23,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
 from pythagoras import default_location, hookimpl
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.plugins import plugin_manager
 
 GRID = {"C": [0.1, 1, 10], "gamma": [1e-4, 1e-3, 1e-2]}
 FOLDS = 3

@@ -3,7 +3,6 @@
 ``from pythagoras import *`` gives the tutorial's names.
 """
 
-from .cloud import SharedStorage_P2P_Cloud
 from .errors import (
     ArgumentTooLarge,
     CallTimeout,
@@ -18,11 +17,12 @@ from .errors import (
 )
 from .executor import PythagorasExecutor
 from .joblib_backend import register as _register_joblib_backend
-from .hookspecs import hookimpl
-from .location import default_location
 from .memory import Memory
-from .plugins import open_store
-from .pure_function import PureFunction, kw_args
+from .storage.hookspecs import hookimpl
+from .storage.location import default_location
+from .storage.plugins import open_store
+from .tutorial.cloud import SharedStorage_P2P_Cloud
+from .tutorial.pure_function import PureFunction, kw_args
 
 __version__ = "0.1.0"
 

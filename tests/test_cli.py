@@ -33,13 +33,13 @@ from pythagoras.errors import StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity
-from pythagoras.plugins import open_store
-from pythagoras.protocol import _HOST, CLAIM, Call, Failure
-from pythagoras.records import frame, read_record
-from pythagoras.clear import plan_clear, run_clear
-from pythagoras.status import KINDS, open_location, run_status, status
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import _HOST, CLAIM, Call, Failure
+from pythagoras.records.frames import frame, read_record
+from pythagoras.cli.clear import plan_clear, run_clear
+from pythagoras.cli.status import KINDS, open_location, run_status, status
 from pythagoras.storage.base import is_debris
-from pythagoras.swarm import Swarm
+from pythagoras.swarm.swarm import Swarm
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -23,10 +23,10 @@ import pytest
 from joblib import Parallel, delayed, parallel_backend
 
 from pythagoras import PythagorasExecutor
-from pythagoras.events import CallEvent
-from pythagoras.hookspecs import hookimpl
-from pythagoras.joblib_backend import backend as backend_module
-from pythagoras.plugins import plugin_manager
+from pythagoras.swarm.events import CallEvent
+from pythagoras.storage.hookspecs import hookimpl
+from pythagoras.joblib_backend import executors as executors_module
+from pythagoras.storage.plugins import plugin_manager
 
 TIMEOUT = 60.0  # only a hang reaches this
 
@@ -306,9 +306,9 @@ def test_the_joblib_backend_fires_the_submitter_s_events(
             assert sorted((h, e.cached) for h, e in recorder.events) == (
                 [("finished", True)] * 4 + [("submitted", True)] * 4)
     finally:
-        with backend_module._executors_lock:
-            stale = [key for key in backend_module._executors if key[0] == str(folder)]
-            executors = [backend_module._executors.pop(key) for key in stale]
+        with executors_module._executors_lock:
+            stale = [key for key in executors_module._executors if key[0] == str(folder)]
+            executors = [executors_module._executors.pop(key) for key in stale]
         for executor in executors:
             executor.shutdown(wait=True, cancel_futures=True)
 
@@ -361,7 +361,7 @@ CHILD = '''
 import sys
 
 from pythagoras import PythagorasExecutor
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.plugins import plugin_manager
 
 
 def cube(x):

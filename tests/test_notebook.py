@@ -68,7 +68,7 @@ def _pythagoras_notebook_test() -> None:
     import threading
 
     from pythagoras import SharedStorage_P2P_Cloud, hookimpl
-    from pythagoras.plugins import plugin_manager
+    from pythagoras.storage.plugins import plugin_manager
 
     # Each kernel stands for one computer that runs one call at a time.
     SharedStorage_P2P_Cloud.__init__.__kwdefaults__["max_workers"] = 1

@@ -17,7 +17,7 @@ import pytest
 from joblib import Parallel, delayed, parallel_config
 
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
-from pythagoras.progress import wanted
+from pythagoras.swarm.progress import wanted
 
 
 def square(x: int) -> int:

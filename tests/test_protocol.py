@@ -16,7 +16,7 @@ import pytest
 from pythagoras.errors import PeersDied, RemoteError, UnhashableArgument
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
-from pythagoras.protocol import (
+from pythagoras.swarm.protocol import (
     BATCH_FUNCTION,
     LARGE_ARGUMENT,
     Call,
@@ -25,10 +25,10 @@ from pythagoras.protocol import (
     failure_key,
     run_call,
 )
-from pythagoras.records import MISSING
+from pythagoras.records.frames import MISSING
 from pythagoras.storage.base import is_debris
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.swarm import Swarm
+from pythagoras.swarm.swarm import Swarm
 
 LEASE = 30.0
 
@@ -510,7 +510,7 @@ def test_a_batch_with_an_unpicklable_argument_fails_at_prepare_and_writes_nothin
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="zombies are read from /proc (Linux)")
 def test_a_process_that_exited_but_is_not_reaped_holds_nothing() -> None:
     """A zombie (a killed peer whose parent has not waited for it yet) still answers signal 0."""
-    from pythagoras.protocol import _HOST, holder_is_gone
+    from pythagoras.swarm.protocol import _HOST, holder_is_gone
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
@@ -529,7 +529,7 @@ def test_a_process_that_exited_but_is_not_reaped_holds_nothing() -> None:
 
 def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_once(
         swarm: Swarm, clock: FakeClock) -> None:
-    from pythagoras.protocol import _HOST, holder_is_gone
+    from pythagoras.swarm.protocol import _HOST, holder_is_gone
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)

@@ -8,8 +8,8 @@ import pytest
 
 from pythagoras.errors import CorruptRecord
 from pythagoras.identity.address import CallAddress
-from pythagoras.records import HEADER_SIZE, dump_value, frame, load_value, unframe
-from pythagoras.results import MISSING, ResultCache
+from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
+from pythagoras.records.results import MISSING, ResultCache
 from pythagoras.storage.memory import MemoryStore
 
 PAYLOAD = dump_value({"answer": 42, "list": list(range(100))})

@@ -15,7 +15,7 @@ from s3_server import S3Location
 
 from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
 from pythagoras.joblib_backend import shutdown_executors
-from pythagoras.plugins import open_store
+from pythagoras.storage.plugins import open_store
 
 
 def logged_square(x: int) -> int:

@@ -1,4 +1,4 @@
-"""Tracebacks of functions sent by value name their script and show its lines (pythagoras.tracebacks)."""
+"""Tracebacks of functions sent by value name their script and show its lines (pythagoras.records.tracebacks)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any
 import cloudpickle  # type: ignore[import-untyped]
 import pytest
 
-from pythagoras import tracebacks
-from pythagoras.tracebacks import DYNAMIC_FILENAME, Origins, format_exception, origins
+from pythagoras.records import tracebacks
+from pythagoras.records.tracebacks import DYNAMIC_FILENAME, Origins, format_exception, origins
 
 TIMEOUT = 120.0  # seconds; only a hung child reaches it
 
@@ -26,7 +26,7 @@ import sys
 
 import cloudpickle
 
-from pythagoras.tracebacks import origins
+from pythagoras.records.tracebacks import origins
 
 
 def inner():
@@ -47,7 +47,7 @@ import os
 import pickle
 import sys
 
-from pythagoras.tracebacks import format_exception
+from pythagoras.records.tracebacks import format_exception
 
 assert not os.path.exists(sys.argv[2]), "the script must be gone"
 with open(sys.argv[1], "rb") as file:

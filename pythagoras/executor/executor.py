@@ -12,21 +12,21 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from .. import events
 from ..errors import CallTimeout, PurityError, StoreError
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
-from ..location import resolve_location
-from ..lending import LendingPeer
-from ..peer import Peer
-from ..plugins import open_store, plugin_manager
-from ..progress import ExecutorProgress, wanted
+from ..records.frames import MISSING
+from ..storage.location import resolve_location
+from ..storage.plugins import open_store, plugin_manager
 from ..storage.signed import resolve_secret
-from ..protocol import Call
-from ..unique import unique_hex
-from ..worker import worker_store
-from ..records import MISSING
+from ..storage.unique import unique_hex
+from ..swarm import events
+from ..swarm.lending import LendingPeer
+from ..swarm.peer import Peer
+from ..swarm.progress import ExecutorProgress, wanted
+from ..swarm.protocol import Call
+from ..swarm.worker import worker_store
 from .chunks import ChunkSizes, chunks_of, take
 from .futures import CallFuture, fire_outcome, read_from_store, stall_note
 
@@ -94,6 +94,9 @@ class PythagorasExecutor(Executor):
         return executor
 
     _progress: ExecutorProgress | None = None
+    #: A swarm, not an engine: :class:`~pythagoras.swarm.engines.Engine` refuses it by this
+    #: mark (the swarm layer below cannot import this class).
+    __pythagoras_swarm__ = True
     _owns_peer = True  # False for a worker's lending peer, which outlives the executor
 
     def _start(self, peer: Peer, cache: bool, *, serve: bool) -> None:

@@ -9,9 +9,9 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from .. import events
 from ..errors import CallTimeout
-from ..peer import Peer
+from ..swarm import events
+from ..swarm.peer import Peer
 
 __all__ = ["CallFuture", "fire_outcome", "read_from_store", "stall_note"]
 

@@ -1,4 +1,4 @@
-"""Layer 3: the identity of functions and the addresses of calls."""
+"""Layer 2: the identity of functions and the addresses of calls."""
 
 from .address import CallAddress
 from .functions import function_identity

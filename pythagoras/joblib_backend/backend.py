@@ -35,19 +35,17 @@ from joblib._parallel_backends import (  # type: ignore[import-untyped]
 )
 from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
-from ..engines import Engine
 from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
 from ..executor.futures import read_from_store
 from ..identity.address import CallAddress
-from ..location import resolve_location
-from ..progress import CallBar, wanted
-from ..protocol import Call
+from ..storage.location import resolve_location
 from ..storage.signed import resolve_secret
-from ..unique import unique_hex
-from .executors import (  # noqa: F401 -- tests and benchmarks reach _executors here
-    _executors,
-    _executors_lock,
+from ..storage.unique import unique_hex
+from ..swarm.engines import Engine
+from ..swarm.progress import CallBar, wanted
+from ..swarm.protocol import Call
+from .executors import (
     complete_later,
     shared_executor,
     shutdown_executors,
@@ -321,7 +319,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         """While joblib waits for results, this process's peer keeps serving the swarm (its
         executor serves for its whole life), so a wait never starves the swarm of a worker; a
         Parallel inside a task lends the task's worker to the swarm while it waits
-        (:mod:`pythagoras.lending`), so nested calls never deadlock it."""
+        (:mod:`pythagoras.swarm.lending`), so nested calls never deadlock it."""
         with self.executor._peer.lending():
             yield
 

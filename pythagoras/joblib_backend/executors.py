@@ -13,9 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from ..engines import engine_key
 from ..executor import PythagorasExecutor
-from ..location import resolve_location
+from ..storage.location import resolve_location
+from ..swarm.engines import engine_key
 
 __all__ = ["shared_executor", "shutdown_executors"]
 

@@ -25,9 +25,16 @@ from ..errors import PurityError, UnhashableArgument
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
-from ..records import MISSING
+from ..records.frames import MISSING
 from ..storage.base import Store
-from .messages import call_banner, duration_line, function_name, loading_line, log, signature
+from .messages import (
+    call_banner,
+    duration_line,
+    function_name,
+    loading_line,
+    log,
+    signature,
+)
 from .shelf import Shelf
 from .shelved import MemorizedResult, NotMemorizedResult
 

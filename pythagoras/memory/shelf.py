@@ -1,7 +1,7 @@
 """The records Memory keeps on a store: each call's result, and a small metadata record beside it.
 
 A result lives under the call's address (``results/<function>/<aa>/<arguments>``, written by
-:class:`~pythagoras.results.ResultCache`), so a call memoized by Memory is a hit for the
+:class:`~pythagoras.records.results.ResultCache`), so a call memoized by Memory is a hit for the
 executor and the tutorial's decorator, and the other way round. A memoized function that has a
 ``cache_validation_callback`` (the only reader of it) also writes, beside each result it
 computes, ``metadata/<function>/<aa>/<arguments>``: a frame of kind ``M`` holding, as JSON, how
@@ -22,10 +22,10 @@ from typing import Any, Final
 
 from ..errors import CorruptRecord
 from ..identity.address import CallAddress
-from ..plugins import open_store
-from ..records import frame, report_corrupt, unframe
-from ..results import ResultCache
+from ..records.frames import frame, report_corrupt, unframe
+from ..records.results import ResultCache
 from ..storage.base import Store
+from ..storage.plugins import open_store
 
 __all__ = ["METADATA", "Shelf", "StoredCall", "metadata_key"]
 

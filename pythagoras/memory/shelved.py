@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..identity.address import CallAddress
-from ..records import MISSING
+from ..records.frames import MISSING
 from ..storage.base import Store
 from .shelf import Shelf
 

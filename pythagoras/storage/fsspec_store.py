@@ -30,9 +30,9 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import StoreError
-from ..hookspecs import hookimpl
-from ..unique import unique_hex
 from .base import Store, check_key, check_prefix, is_debris
+from .hookspecs import hookimpl
+from .unique import unique_hex
 
 __all__ = ["FsspecStore", "pythagoras_open_store"]
 

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
-from ..hookspecs import hookimpl
-from ..unique import unique_hex
 from .base import Store, check_key, check_prefix, is_debris
+from .hookspecs import hookimpl
+from .unique import unique_hex
 
 __all__ = ["LocalFolderStore", "pythagoras_open_store"]
 

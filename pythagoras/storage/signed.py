@@ -22,8 +22,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..unique import unique_hex
 from .base import Store
+from .unique import unique_hex
 
 __all__ = ["QUARANTINE", "SECRET_FILE_VAR", "SECRET_VAR", "SignedStore", "resolve_secret"]
 

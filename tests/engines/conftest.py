@@ -22,16 +22,16 @@ if _TESTS not in sys.path:
 from _counting import Counting  # noqa: E402
 
 from pythagoras import PythagorasExecutor  # noqa: E402
-from pythagoras.joblib_backend import backend as backend_module  # noqa: E402
+from pythagoras.joblib_backend import executors as executors_module  # noqa: E402
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Iterator[Path]:
     """A fresh swarm folder; the joblib backend's shared executors on it are shut down after."""
     yield tmp_path / "swarm"
-    with backend_module._executors_lock:
-        stale = [key for key in backend_module._executors if key[0] == str(tmp_path / "swarm")]
-        executors = [backend_module._executors.pop(key) for key in stale]
+    with executors_module._executors_lock:
+        stale = [key for key in executors_module._executors if key[0] == str(tmp_path / "swarm")]
+        executors = [executors_module._executors.pop(key) for key in stale]
     for executor in executors:
         executor.shutdown(wait=True, cancel_futures=True)
 

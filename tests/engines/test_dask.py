@@ -29,7 +29,7 @@ import child_processes  # noqa: E402
 from distributed.cfexecutor import ClientExecutor  # noqa: E402
 
 from pythagoras import PythagorasExecutor  # noqa: E402
-from pythagoras.engines import Engine, engine_key  # noqa: E402
+from pythagoras.swarm.engines import Engine, engine_key  # noqa: E402
 from pythagoras.joblib_backend import PythagorasBackend  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

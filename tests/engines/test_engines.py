@@ -23,12 +23,12 @@ from joblib import Parallel, delayed, parallel_config
 from _counting import TIMEOUT, Counting
 
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
-from pythagoras.engines import Engine
+from pythagoras.swarm.engines import Engine
 from pythagoras.errors import PeersDied
 from pythagoras.joblib_backend import PythagorasBackend
-from pythagoras.peer import Peer
-from pythagoras.plugins import open_store
-from pythagoras.protocol import CLAIM
+from pythagoras.swarm.peer import Peer
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import CLAIM
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)
 

@@ -20,7 +20,7 @@ from _executor_contract import TIMEOUT, keys, wait_until
 
 from pythagoras import PythagorasExecutor
 from pythagoras.executor import chunks
-from pythagoras.protocol import BATCH_FUNCTION, RemoteTraceback
+from pythagoras.swarm.protocol import BATCH_FUNCTION, RemoteTraceback
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)
 

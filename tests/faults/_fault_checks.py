@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pythagoras.errors import CorruptRecord
-from pythagoras.records import unframe
+from pythagoras.records.frames import unframe
 from pythagoras.storage.base import is_debris
 
 #: The frame kind of each top-level folder (``docs/protocol.md``, "Records").

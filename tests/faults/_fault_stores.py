@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from pythagoras.hookspecs import hookimpl
-from pythagoras.plugins import plugin_manager
+from pythagoras.storage.hookspecs import hookimpl
+from pythagoras.storage.plugins import plugin_manager
 from pythagoras.storage.base import Store
 from pythagoras.storage.local import LocalFolderStore
 

@@ -28,7 +28,7 @@ from _fault_records import DAMAGE, claim_key, damage, executor_address, failure_
 
 import execution_log
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud
-from pythagoras.records import read_record
+from pythagoras.records.frames import read_record
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,7 +64,7 @@ def runs(x: int) -> int:
 
 
 def stored_value(folder: Path, key: str) -> Any:
-    from pythagoras.plugins import open_store
+    from pythagoras.storage.plugins import open_store
 
     return read_record(open_store(folder), key, b"R")
 

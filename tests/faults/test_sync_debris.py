@@ -35,7 +35,7 @@ from _fault_swarm import seed_from_environment
 import execution_log
 import pythagoras
 from pythagoras import PythagorasExecutor
-from pythagoras.plugins import open_store
+from pythagoras.storage.plugins import open_store
 from pythagoras.storage.base import is_debris
 
 pytestmark = pytest.mark.timeout(120)

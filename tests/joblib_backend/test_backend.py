@@ -23,7 +23,7 @@ from joblib._parallel_backends import AutoBatchingMixin
 import pythagoras
 from pythagoras import CallTimeout, PythagorasExecutor
 from pythagoras.joblib_backend import NoWorkers, PythagorasBackend, register
-from pythagoras.protocol import RemoteTraceback
+from pythagoras.swarm.protocol import RemoteTraceback
 
 TIMEOUT = 60.0  # only a hang reaches this
 

@@ -36,7 +36,7 @@ from pythagoras.memory import (
 )
 from pythagoras.memory import shelf
 from pythagoras.memory.shelf import metadata_key
-from pythagoras.results import ResultCache
+from pythagoras.records.results import ResultCache
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
 

@@ -21,7 +21,7 @@ import sys
 import time
 
 from pythagoras.errors import CorruptRecord
-from pythagoras.records import frame, unframe
+from pythagoras.records.frames import frame, unframe
 from pythagoras.storage.local import LocalFolderStore
 
 KIND = b"T"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import pythagoras
-from pythagoras.records import unframe
+from pythagoras.records.frames import unframe
 from pythagoras.storage.local import LocalFolderStore
 
 PEERS = 8

@@ -18,7 +18,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 from s3_server import S3Location
 
 from pythagoras.errors import StoreError
-from pythagoras.plugins import open_store
+from pythagoras.storage.plugins import open_store
 from pythagoras.storage.fsspec_store import FsspecStore
 
 
@@ -108,7 +108,7 @@ def test_s3_without_s3fs_names_the_extra_to_install(tmp_path: Any) -> None:
     # A real interpreter in which s3fs cannot be imported, as on a machine without the extra.
     script = (
         "import sys; sys.modules['s3fs'] = None\n"
-        "from pythagoras.plugins import open_store\n"
+        "from pythagoras.storage.plugins import open_store\n"
         "try:\n"
         "    open_store('s3://bucket/run')\n"
         "except Exception as e:\n"

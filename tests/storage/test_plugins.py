@@ -13,8 +13,8 @@ import pytest
 
 import pythagoras
 from pythagoras.errors import StoreError
-from pythagoras.hookspecs import hookimpl
-from pythagoras.plugins import open_store, plugin_manager
+from pythagoras.storage.hookspecs import hookimpl
+from pythagoras.storage.plugins import open_store, plugin_manager
 from pythagoras.storage.base import Store
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
@@ -208,7 +208,7 @@ def test_an_installed_store_plugin_serves_a_whole_swarm(tmp_path: Path) -> None:
     script = (
         "import operator, sys\n"
         "from pythagoras import PythagorasExecutor, open_store\n"
-        "from pythagoras.plugins import plugin_manager\n"
+        "from pythagoras.storage.plugins import plugin_manager\n"
         "with PythagorasExecutor('dict://demo', max_workers=1) as ex:\n"
         "    print(ex.submit(operator.mul, 6, 7).result(timeout=60))\n"
         "store = open_store('dict://demo')\n"

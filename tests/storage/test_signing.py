@@ -19,13 +19,13 @@ from _store_contract import StoreContract
 
 from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
 from pythagoras.identity.address import CallAddress
-from pythagoras.plugins import open_store
-from pythagoras.records import MISSING, read_record
-from pythagoras.status import status
+from pythagoras.storage.plugins import open_store
+from pythagoras.records.frames import MISSING, read_record
+from pythagoras.cli.status import status
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.storage.signed import SignedStore
-from pythagoras.swarm import Swarm
+from pythagoras.swarm.swarm import Swarm
 
 TIMEOUT = 60.0
 SECRET = "correct horse battery staple"

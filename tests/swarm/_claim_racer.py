@@ -18,9 +18,9 @@ import traceback
 from typing import Any
 
 from pythagoras.identity.address import CallAddress
-from pythagoras.plugins import open_store
-from pythagoras.protocol import new_peer_id
-from pythagoras.swarm import Swarm
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import new_peer_id
+from pythagoras.swarm.swarm import Swarm
 
 POLL = 0.001
 

@@ -22,7 +22,7 @@ import traceback
 from typing import Any
 
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
-from pythagoras.protocol import RemoteTraceback
+from pythagoras.swarm.protocol import RemoteTraceback
 
 LOG = "PYTHAGORAS_TEST_EXECUTION_LOG"
 GATE = "PYTHAGORAS_TEST_GATE"  # a file a call waits for before it starts its work, if set

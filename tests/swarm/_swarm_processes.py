@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import pythagoras
-from pythagoras.plugins import open_store
+from pythagoras.storage.plugins import open_store
 
 DEADLINE = 90.0  # seconds for a whole test; only a hang reaches it
 PEER_MARGIN = 10.0  # peers give up this much sooner, so that a hung peer reports its own error

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-import pythagoras.function_records as function_records
+import pythagoras.records.functions as function_records
 from pythagoras import CallTimeout, PythagorasExecutor, open_store
-from pythagoras.function_records import function_record
+from pythagoras.records.functions import function_record
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
-from pythagoras.peer import Peer
-from pythagoras.portable import PYTHON
+from pythagoras.swarm.peer import Peer
+from pythagoras.records.portable import PYTHON
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.swarm import Swarm
+from pythagoras.swarm.swarm import Swarm
 
 FOREIGN = "3.99"  # a Python no peer here runs
 FUNCTION = "e" * 32

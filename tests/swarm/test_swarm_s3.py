@@ -23,9 +23,9 @@ from _swarm_processes import DEADLINE, PEER_MARGIN, SwarmProcesses, worker_comma
 from s3_server import S3Location
 
 from pythagoras.identity.address import CallAddress
-from pythagoras.plugins import open_store
-from pythagoras.protocol import new_peer_id
-from pythagoras.swarm import Swarm
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import new_peer_id
+from pythagoras.swarm.swarm import Swarm
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX"),

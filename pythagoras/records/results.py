@@ -1,0 +1,47 @@
+"""Memoized results on a store: look one up by its call address, or publish one.
+
+A result record is a frame of kind ``R`` whose payload is the cloudpickled value. It is
+created once, atomically, under the call's address; two peers that compute the same call
+write records that mean the same, so the first intact record is kept and the other dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ..identity.address import CallAddress
+from ..storage.base import Store
+from .frames import MISSING, Pickled, dump_value, frame, read_record
+
+__all__ = ["MISSING", "ResultCache"]
+
+RESULT: Final = b"R"
+
+
+class ResultCache:
+    """The results half of a store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def lookup(self, address: CallAddress) -> Any:
+        """The stored value of the call, or :data:`MISSING`; a corrupt record counts as missing."""
+        return read_record(self.store, address.result_key, RESULT)
+
+    def contains(self, address: CallAddress) -> bool:
+        """True if an intact result is stored (checked, not loaded)."""
+        return read_record(self.store, address.result_key, RESULT, load=False) is not MISSING
+
+    def publish(self, address: CallAddress, value: Any) -> None:
+        """Store the value of the call, atomically: created where absent (on a local folder, a
+        new name is one notification, where a rename is two that watchers must pair up);
+        an existing record is kept if it is intact, replaced if it is corrupt. ``value`` may
+        come :class:`~pythagoras.records.frames.Pickled` already."""
+        record = frame(RESULT, value.data if isinstance(value, Pickled) else dump_value(value))
+        if not self.store.create(address.result_key, record) and not self.contains(address):
+            self.store.write(address.result_key, record)
+
+    def replace(self, address: CallAddress, value: Any) -> None:
+        """Store the value of the call over any record there, atomically: for a record its
+        reader declared expired (joblib's ``cache_validation_callback``) or could not load."""
+        self.store.write(address.result_key, frame(RESULT, dump_value(value)))
