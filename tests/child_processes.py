@@ -77,7 +77,7 @@ def finish(proc: subprocess.Popen[str], *, timeout: float,
                     signal_group(proc)
                     out, err = proc.communicate()
                     raise AssertionError(
-                        f"{proc.args} did not finish within {timeout} s\n{out}\n{err}") from None
+                        f"{proc.args!r} did not finish within {timeout} s\n{out}\n{err}") from None
     finally:
         kill_group(proc)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
