@@ -46,8 +46,7 @@ def environment() -> dict[str, str]:
 
 
 def run_script(*args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          timeout=DEADLINE, env=environment())
+    done = child_processes.run(args, timeout=DEADLINE, env=environment())
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result

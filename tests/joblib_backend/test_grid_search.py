@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 
 SCRIPT = Path(__file__).with_name("_grid_search.py")
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.timeout(3 * DEADLINE)
 
 
 def run(how: str, folder: Path) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, str(SCRIPT), how, str(folder)], capture_output=True,
-                          text=True, timeout=DEADLINE)
+    done = child_processes.run([str(SCRIPT), how, str(folder)], env=dict(os.environ),
+                               timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
