@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,9 +20,6 @@ HERE = Path(__file__).resolve().parent
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
-
-#: Seconds between looks at whether a process whose output is awaited has exited.
-STEP = 0.05
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -60,24 +56,19 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
 def finish(proc: subprocess.Popen[str], *, timeout: float,
            input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Wait for a spawned ``proc`` to end and collect its output; after ``timeout`` seconds
-    fail, its whole group killed. Its group is killed on the way out in any case, and at once
-    when ``proc`` exits while what it left behind still holds its pipes open."""
-    deadline = time.monotonic() + timeout
+    fail, its whole group killed. Its group is killed on the way out in any case.
+
+    The output ends when every process holding its pipes has exited: one that ``proc`` left
+    behind (a pool's worker that outlives its peer) fails the run like a hang, named as such."""
     try:
-        while True:
-            try:
-                out, err = proc.communicate(input, timeout=min(STEP, max(0.0, deadline - time.monotonic())))
-                break
-            except subprocess.TimeoutExpired:  # no output is lost: communicate() resumes
-                if proc.poll() is not None:  # exited; a process it started holds the pipes
-                    signal_group(proc)
-                    out, err = proc.communicate()
-                    break
-                if time.monotonic() >= deadline:
-                    signal_group(proc)
-                    out, err = proc.communicate()
-                    raise AssertionError(
-                        f"{proc.args!r} did not finish within {timeout} s\n{out}\n{err}") from None
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        exited = proc.poll() is not None
+        signal_group(proc)
+        out, err = proc.communicate()
+        what = ("exited, but what it started still held its output" if exited
+                else "did not finish")
+        raise AssertionError(f"{proc.args!r} {what} after {timeout} s\n{out}\n{err}") from None
     finally:
         kill_group(proc)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -122,3 +113,21 @@ def exited_pid() -> int:
     done = run(["-c", "import os; print(os.getpid())"], timeout=60)
     assert done.returncode == 0, done.stderr
     return int(done.stdout)
+
+
+def pool_processes(besides: frozenset[int] = frozenset()) -> list[str]:
+    """This process's descendants that are pools' workers or peers (loky, pythagoras), but not
+    the resource trackers, which live as long as this process; ``besides`` are left out."""
+    import psutil  # type: ignore[import-untyped]  # through dask.distributed and ipykernel
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.pid in besides or child.status() == psutil.STATUS_ZOMBIE:
+                continue  # a zombie has exited; its parent reaps it when it next looks
+            command = " ".join(child.cmdline())
+        except psutil.Error:  # gone meanwhile
+            continue
+        if ("loky" in command or "pythagoras" in command) and "resource_tracker" not in command:
+            found.append(f"{child.pid}: {command}")
+    return found
