@@ -18,12 +18,12 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 from s3_server import MotoServer, S3Location
 
@@ -156,10 +156,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> State:
                             "python": "3.13"})
     swarm.announce(DEADHOST, {"host": "deadhost", "pid": 77, "workers": 2, "serving": True})
     age(folder, f"peers/{DEADHOST}", STALE)
-    exited = subprocess.Popen([sys.executable, "-c", "pass"])
-    exited.wait()
-    gone_peer = f"{_HOST}-{exited.pid}-bbbbbb"
-    swarm.announce(gone_peer, {"host": _HOST, "pid": exited.pid, "workers": 1, "serving": True})
+    exited = child_processes.exited_pid()
+    gone_peer = f"{_HOST}-{exited}-bbbbbb"
+    swarm.announce(gone_peer, {"host": _HOST, "pid": exited, "workers": 1, "serving": True})
 
     # Leftovers: records no peer reads again.
     done = address(square, 1)
@@ -201,9 +200,8 @@ def state(template: State, tmp_path: Path) -> State:
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
         stdin: Any = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "PYTHAGORAS_LOCATION"}
-    return subprocess.run([sys.executable, "-m", "pythagoras", *args], cwd=cwd, stdin=stdin,
-                          env={**environment, **(env or {})}, capture_output=True, text=True,
-                          timeout=DEADLINE)
+    return child_processes.run(["-m", "pythagoras", *args], cwd=cwd, stdin=stdin,
+                               env={**environment, **(env or {})}, timeout=DEADLINE)
 
 
 def cli_on_terminal(*args: str, answer: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -116,9 +116,10 @@ def test_failures_inside_the_worker_are_the_calls_own(location: Path) -> None:
 
 
 def test_a_call_that_kills_its_worker_is_charged_alone(location: Path) -> None:
-    # Three workers: innocent calls run beside the killer, and loky kills them with the pool.
+    # Three workers: two innocent calls wait beside the killer, and loky kills them with the pool.
     result = run(location, "crash", 3)
-    assert result["innocent"] == [0, -1, -2]  # run again, uncharged: never PeersDied
+    assert result["innocent"] == [0, -1]  # run again, uncharged: never PeersDied
+    assert all(executed()[f'["innocent", {x}]'] >= 2 for x in (0, 1)), executed()  # killed once
     killer = result["killer"]
     assert killer["type"] == "pythagoras.errors.PeersDied"
     assert "died 3 times while running it" in killer["message"] and "EXIT(3)" in killer["message"]

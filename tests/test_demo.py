@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+import child_processes
 import pytest
 
 pytestmark = pytest.mark.timeout(180)
@@ -37,9 +36,8 @@ def processes_mentioning(text: str) -> list[str]:
 def test_the_demo_shares_the_work_reads_it_back_and_stops_its_peers(tmp_path: Path) -> None:
     location = tmp_path / "default-swarm"
     env = {**os.environ, "PYTHAGORAS_LOCATION": str(location)}
-    done = subprocess.run([sys.executable, "-m", "pythagoras", "demo", "--calls", "6",
-                           "--seconds", "0.5"], env=env, capture_output=True, text=True,
-                          timeout=150)
+    done = child_processes.run(["-m", "pythagoras", "demo", "--calls", "6", "--seconds", "0.5"],
+                               env=env, timeout=150)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert f"the swarm at {location}" in out
@@ -61,9 +59,8 @@ def test_the_demo_shares_the_work_reads_it_back_and_stops_its_peers(tmp_path: Pa
 def test_a_second_demo_computes_its_own_calls_again(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHAGORAS_LOCATION": str(tmp_path / "swarm")}
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "pythagoras", "demo", "--calls", "2",
-                               "--seconds", "0.1"], env=env, capture_output=True, text=True,
-                              timeout=150)
+        done = child_processes.run(["-m", "pythagoras", "demo", "--calls", "2",
+                                    "--seconds", "0.1"], env=env, timeout=150)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "values: [0, 1]" in done.stdout
         ran = re.search(r"this process (\d+), worker 1 (\d+), worker 2 (\d+)", done.stdout)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 from joblib import Parallel, delayed, parallel_backend
 
@@ -390,8 +389,8 @@ def test_a_plugin_of_an_entry_point_receives_the_events_in_another_process(
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, PYTHONPATH=path, RECORDER_LOG=str(log))
 
-    done = subprocess.run([sys.executable, str(tmp_path / "child.py"), str(folder), str(TIMEOUT)],
-                          env=env, capture_output=True, text=True, timeout=2 * TIMEOUT)
+    done = child_processes.run([str(tmp_path / "child.py"), str(folder), str(TIMEOUT)], env=env,
+                               timeout=2 * TIMEOUT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[0, 1, 8]"
     assert sorted(log.read_text().splitlines()) == sorted(

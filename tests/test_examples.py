@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+import child_processes
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _run(script: str, location: Path) -> str:
     env = {**os.environ, "PYTHAGORAS_LOCATION": str(location), "PYTHAGORAS_EXAMPLE_SLEEP": "0.05"}
-    done = subprocess.run([sys.executable, str(EXAMPLES / script)], env=env, capture_output=True,
-                          text=True, timeout=120, check=True)
+    done = child_processes.run([str(EXAMPLES / script)], env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 

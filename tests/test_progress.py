@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import child_processes
 import pytest
 from joblib import Parallel, delayed, parallel_config
 
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
+from pythagoras.joblib_backend import shutdown_executors
 from pythagoras.swarm.progress import wanted
+
+#: Seconds for a closed executor's workers to exit; only a leak reaches it.
+WORKERS_EXIT_WITHIN = 30.0
 
 
 def square(x: int) -> int:
@@ -41,6 +47,25 @@ def counts(bar: str) -> tuple[int, int]:
     match = re.search(r"(\d+)/(\d+) \[", bar)
     assert match, bar
     return int(match.group(1)), int(match.group(2))
+
+
+@pytest.fixture(autouse=True)
+def no_workers_left() -> Iterator[None]:
+    """Every test closes what it opened: no warm executor's workers outlive it."""
+    before = frozenset(int(p.partition(":")[0]) for p in child_processes.pool_processes())
+    yield
+    deadline = time.monotonic() + WORKERS_EXIT_WITHIN
+    while left := child_processes.pool_processes(besides=before):
+        assert time.monotonic() < deadline, f"left running after the test: {left}"
+        time.sleep(0.05)  # polling for the workers' exit, with a deadline
+
+
+@pytest.fixture
+def joblib_executors() -> Iterator[None]:
+    """The joblib backend keeps one warm executor per location for the next Parallel call:
+    shut down at the test's end."""
+    yield
+    shutdown_executors()
 
 
 @pytest.fixture
@@ -139,7 +164,7 @@ def test_an_executor_without_progress_draws_nothing(
 
 
 def test_the_joblib_backend_draws_a_bar_per_parallel_call(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], joblib_executors: None
 ) -> None:
     with parallel_config(backend="pythagoras", location=str(tmp_path / "swarm"), max_workers=1,
                          progress=True):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import child_processes
 import pytest
 
 from pythagoras.errors import PeersDied, RemoteError, UnhashableArgument
@@ -512,6 +513,7 @@ def test_a_process_that_exited_but_is_not_reaped_holds_nothing() -> None:
     """A zombie (a killed peer whose parent has not waited for it yet) still answers signal 0."""
     from pythagoras.swarm.protocol import _HOST, holder_is_gone
 
+    # Not child_processes: the test needs the child unreaped; it imports nothing and exits.
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         deadline = time.monotonic() + 30
@@ -531,14 +533,13 @@ def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_on
         swarm: Swarm, clock: FakeClock) -> None:
     from pythagoras.swarm.protocol import _HOST, holder_is_gone
 
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
-    gone = f"{_HOST}-{int(ended.stdout)}-abcdef"  # a process of this machine, exited
+    ended = child_processes.exited_pid()
+    gone = f"{_HOST}-{ended}-abcdef"  # a process of this machine, exited
     alive = f"{_HOST}-{os.getppid()}-abcdef"
     assert holder_is_gone(gone)
     assert not holder_is_gone(alive)
     assert not holder_is_gone(f"{_HOST}-{os.getpid()}-abcdef")  # this process itself
-    assert not holder_is_gone(f"elsewhere-{int(ended.stdout)}-abcdef")  # another machine's
+    assert not holder_is_gone(f"elsewhere-{ended}-abcdef")  # another machine's
     submit(swarm, 1)
     submit(swarm, 2)
     assert swarm.claim(address(1), alive) is not None

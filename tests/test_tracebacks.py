@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 import traceback
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import cloudpickle  # type: ignore[import-untyped]
 import pytest
 
@@ -63,16 +62,9 @@ except Exception as error:
 
 def _run(args: list[str], cwd: Path) -> str:
     """Run a child in its own process group; kill the group if it outlives TIMEOUT."""
-    child = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
-    try:
-        out, err = child.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
-        raise
-    assert child.returncode == 0, err
-    return out
+    done = child_processes.run_command(args, cwd=cwd, env=dict(os.environ), timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _line_of(source: str, text: str) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import execution_log
 import pytest
 
@@ -231,10 +232,8 @@ if __name__ == "__main__":
 
 
 def _run_peer(script: Path, folder: Path) -> tuple[bool, int]:
-    done = subprocess.run(
-        [sys.executable, str(script), str(folder)],
-        capture_output=True, text=True, timeout=DEADLINE, check=True,
-    )
+    done = child_processes.run([str(script), str(folder)], env=dict(os.environ), timeout=DEADLINE)
+    assert done.returncode == 0, done.stderr
     stored, value = done.stdout.split()
     return stored == "True", int(value)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +45,7 @@ def environment() -> dict[str, str]:
 
 
 def run_script(*args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          timeout=DEADLINE, env=environment())
+    done = child_processes.run(args, timeout=DEADLINE, env=environment())
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
@@ -119,22 +117,19 @@ def test_two_processes_each_with_its_own_cluster_execute_every_call_once(
     calls = 16
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    peers = [subprocess.Popen([sys.executable, str(HERE / "_dask_peer.py"), str(folder),
-                               str(barrier), name, str(calls)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=environment(), start_new_session=True)
+    peers = [child_processes.spawn([sys.executable, str(HERE / "_dask_peer.py"), str(folder),
+                                    str(barrier), name, str(calls)], env=environment())
              for name in ("a", "b")]
     reports = []
+    deadline = time.monotonic() + DEADLINE
     try:
         for peer in peers:
-            out, err = peer.communicate(timeout=DEADLINE)
-            assert peer.returncode == 0, err
-            reports.append(json.loads(out.splitlines()[-1]))
+            done = child_processes.finish(peer, timeout=max(0.0, deadline - time.monotonic()))
+            assert done.returncode == 0, done.stderr
+            reports.append(json.loads(done.stdout.splitlines()[-1]))
     finally:
         for peer in peers:
-            if peer.poll() is None:
-                os.killpg(peer.pid, signal.SIGKILL)
-                peer.communicate()
+            child_processes.kill_group(peer)
     for report in reports:
         assert report["values"] == [x * x for x in range(calls)]
     ran = Counter(e[1] for e in executions() if e[0] == "work")

@@ -12,14 +12,12 @@ import functools
 import json
 import math
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import _functions as fx
+import child_processes
 import pytest
 from _executor_contract import TIMEOUT, keys, settled
 
@@ -174,17 +172,8 @@ def test_a_second_process_gets_the_result_this_one_stored(
     env = dict(os.environ)  # the execution log's variable included
     paths = [str(HERE), str(HERE.parent), str(Path(pythagoras.__file__).resolve().parents[1])]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [*paths, env.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, str(HERE / "_second_process.py"), str(folder), "21"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp_path, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the second process did not finish within {TIMEOUT} s")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: its group is its pid
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert json.loads(out) == {"done_at_submit": True, "value": 441}
+    done = child_processes.run([str(HERE / "_second_process.py"), str(folder), "21"], env=env,
+                               cwd=tmp_path, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"done_at_submit": True, "value": 441}
     assert executions() == [["square", 21]]

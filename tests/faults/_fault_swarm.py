@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import _fault_functions as fx
+import child_processes
 import execution_log
 
 import pythagoras
@@ -81,8 +82,8 @@ class PeerProcesses:
         self.max_workers = max_workers
         self.remote_looking = remote_looking
         self.deadline = time.monotonic() + deadline
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.every: list[subprocess.Popen[bytes]] = []  # every incarnation, for the cleanup
+        self.procs: dict[int, subprocess.Popen[str]] = {}
+        self.every: list[subprocess.Popen[str]] = []  # every incarnation, for the cleanup
         self.generation: Counter[int] = Counter()
         self.lock = threading.Lock()
         # A peer that dies on its own (a poison call) stays a zombie until its parent reaps it,
@@ -108,7 +109,7 @@ class PeerProcesses:
         env[fx.PEER_MARK] = "1"
         return env
 
-    def start(self, slot: int, **config: Any) -> subprocess.Popen[bytes]:
+    def start(self, slot: int, **config: Any) -> subprocess.Popen[str]:
         """Start a peer in ``slot`` (a new incarnation if one ran there before)."""
         with self.lock:
             self.generation[slot] += 1
@@ -121,9 +122,8 @@ class PeerProcesses:
             config["hostname"] = f"faulthost{slot}g{generation}"
         name = f"peer{slot}-{generation}"
         with open(self.tmp / f"{name}.out", "wb") as out, open(self.tmp / f"{name}.err", "wb") as err:
-            proc = subprocess.Popen([sys.executable, str(PEER_SCRIPT), json.dumps(config)],
-                                    stdout=out, stderr=err, env=self.env(), cwd=self.tmp,
-                                    start_new_session=True)
+            proc = child_processes.spawn([sys.executable, str(PEER_SCRIPT), json.dumps(config)],
+                                         stdout=out, stderr=err, env=self.env(), cwd=self.tmp)
         with self.lock:
             self.procs[slot] = proc
             self.every.append(proc)
@@ -142,13 +142,12 @@ class PeerProcesses:
         """Signal the peer in ``slot``; once it has exited, SIGKILL what is left of its group."""
         proc = self.procs[slot]
         kill = Kill(time.monotonic(), slot, proc.pid, sig)
-        _signal_group(proc.pid, sig)
+        child_processes.signal_group(proc, sig)
         try:
             proc.wait(timeout=min(10.0, self.remaining() + 1.0))
         except subprocess.TimeoutExpired:
             pass
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait()
+        child_processes.kill_group(proc)
         return kill
 
     def serving(self, slots: list[int]) -> bool:
@@ -185,15 +184,7 @@ class PeerProcesses:
     def close(self) -> None:
         self.closed.set()
         for proc in self.every:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)  # start_new_session: the group's id is the peer's pid
-    except ProcessLookupError:
-        pass
+            child_processes.kill_group(proc)
 
 
 class Killer(threading.Thread):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from typing import Any
 
 import _fault_functions as fx
 import _fault_probe
+import child_processes
 import pytest
 from _fault_checks import folder_state
 from _fault_stores import (
@@ -176,8 +176,9 @@ def test_a_folder_refused_to_this_process_serves_stored_values_and_refuses_new_c
         here = Path(__file__).resolve().parent
         paths = [str(Path(pythagoras.__file__).resolve().parents[1]), str(here.parent), str(here)]
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [*paths, env.get("PYTHONPATH")]))
-        run = subprocess.run([*runner, sys.executable, str(here / "_fault_probe.py"), str(folder)],
-                             capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        run = child_processes.run_command(
+            [*runner, sys.executable, str(here / "_fault_probe.py"), str(folder)],
+            env=env, timeout=120, cwd=tmp_path)
         assert run.returncode == 0, run.stderr
         seen = json.loads(run.stdout.splitlines()[-1])
     finally:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import _fault_functions as fx
+import child_processes
 import pytest
 from _fault_checks import folder_state
 from _fault_swarm import seed_from_environment
@@ -142,6 +141,6 @@ def test_debris_appearing_while_peers_work_is_never_taken_for_a_record(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(pythagoras.__file__).resolve().parents[1]),
                                                       env.get("PYTHONPATH")]))
-    status = subprocess.run([sys.executable, "-m", "pythagoras", "status", "--json", str(folder)],
-                            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    status = child_processes.run(["-m", "pythagoras", "status", "--json", str(folder)],
+                                 timeout=60, env=env, cwd=tmp_path)
     assert status.returncode == 0, status.stderr

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import _identity_sample as sample
+import child_processes
 
 HERE = Path(__file__).resolve().parent
 SEEDS = ["0", "1", "12345"]
@@ -29,14 +28,7 @@ def _run(seed: str, workdir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONHASHSEED"] = seed
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(workdir), inherited] if p)
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = child_processes.run(["-c", SCRIPT], cwd=workdir, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

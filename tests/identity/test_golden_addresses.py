@@ -10,11 +10,11 @@ value to a process that has no file to read its source from.
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import cloudpickle
 import numpy as np
 import pytest
@@ -88,7 +88,7 @@ def test_a_copy_sent_by_value_has_the_same_identity_where_its_source_is_not(tmp_
     finally:
         cloudpickle.unregister_pickle_by_value(g)
     repo = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run([sys.executable, "-c", COPY_IN_ANOTHER_PROCESS, str(tmp_path / "funcs.pickle"), repo],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = child_processes.run(["-c", COPY_IN_ANOTHER_PROCESS, str(tmp_path / "funcs.pickle"), repo],
+                               env=dict(os.environ), timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [GOLDEN["int"][0], GOLDEN["string"][0], GOLDEN["list and dict"][0]]

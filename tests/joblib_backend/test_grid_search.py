@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 
 SCRIPT = Path(__file__).with_name("_grid_search.py")
@@ -25,8 +24,8 @@ pytestmark = pytest.mark.timeout(3 * DEADLINE)
 
 
 def run(how: str, folder: Path) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, str(SCRIPT), how, str(folder)], capture_output=True,
-                          text=True, timeout=DEADLINE)
+    done = child_processes.run([str(SCRIPT), how, str(folder)], env=dict(os.environ),
+                               timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
@@ -56,20 +55,16 @@ def _results_stored(folder: Path) -> int:
 
 def test_a_search_killed_half_way_resumes_where_it_stopped(
         tmp_path: Path, sequential: dict[str, Any]) -> None:
-    first = subprocess.Popen([sys.executable, str(SCRIPT), "backend", str(tmp_path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
+    first = child_processes.spawn([sys.executable, str(SCRIPT), "backend", str(tmp_path)],
+                                  env=dict(os.environ))
     try:
         deadline = time.monotonic() + DEADLINE
         while _results_stored(tmp_path) < CANDIDATES // 3:
-            assert first.poll() is None, first.communicate()[1].decode()
+            assert first.poll() is None, first.communicate()[1]
             assert time.monotonic() < deadline, "the first search made no progress"
             time.sleep(0.02)  # polling the folder for a condition, not standing in for one
-        os.killpg(first.pid, signal.SIGKILL)  # the peer and its workers, mid-search
-        first.wait(timeout=DEADLINE)
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+        child_processes.kill_group(first)  # the peer and its workers, mid-search
         first.communicate()
     stored = _results_stored(tmp_path)
     assert stored < CANDIDATES, "the search finished before it could be killed"

@@ -3,7 +3,7 @@
 A driven script reads one request per line on stdin and answers each with one JSON line on
 stdout; every answer is awaited with a deadline that only a hang reaches. A script's stderr
 goes to a file, shown when it fails. Each process has its own session, and on the way out it is
-asked to end (stdin closed), then killed with its group if it does not.
+asked to end (stdin closed), then its group is killed (it, if it did not end, and what it left).
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
+
+import child_processes
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,8 +36,7 @@ def environment() -> dict[str, str]:
 
 def run(script: Path, *args: str, cwd: Path) -> Any:
     """Run ``script`` to its end and return the JSON of its last line of output."""
-    done = subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=environment(),
-                          capture_output=True, text=True, timeout=DEADLINE)
+    done = child_processes.run([str(script), *args], cwd=cwd, env=environment(), timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -47,9 +47,9 @@ class DrivenScript:
     def __init__(self, script: Path, *args: str, cwd: Path, stderr: Path) -> None:
         self._stderr_path = stderr
         self._stderr = open(stderr, "w")
-        self.proc = subprocess.Popen([sys.executable, str(script), *args], cwd=cwd, env=environment(),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     text=True, start_new_session=True)
+        self.proc = child_processes.spawn([sys.executable, str(script), *args], cwd=cwd,
+                                          env=environment(), stdin=subprocess.PIPE,
+                                          stderr=self._stderr)
         self._answers: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
 
@@ -77,7 +77,7 @@ class DrivenScript:
                 self.proc.stdin.close()
             self.proc.wait(timeout=DEADLINE)
         except (subprocess.TimeoutExpired, OSError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            pass
         finally:
+            child_processes.kill_group(self.proc)  # what it left behind too
             self._stderr.close()

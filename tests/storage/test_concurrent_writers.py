@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import child_processes
 import pytest
 
 import pythagoras
@@ -37,15 +37,6 @@ def _peer_env() -> dict[str, str]:
     source_root = str(Path(pythagoras.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     return env
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: its pgid is its pid
-        except ProcessLookupError:
-            pass
-    proc.wait()
 
 
 def _wait_for_ready(procs: list[subprocess.Popen[str]], barrier_dir: Path, deadline: float) -> None:
@@ -81,16 +72,8 @@ def test_eight_peers_write_read_and_claim_the_same_keys(tmp_path: Path) -> None:
                 "shared_keys": SHARED_KEYS,
                 "deadline": DEADLINE,
             }
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, str(HELPER), json.dumps(config)],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=_peer_env(),
-                    start_new_session=True,
-                )
-            )
+            procs.append(child_processes.spawn([sys.executable, str(HELPER), json.dumps(config)],
+                                               env=_peer_env()))
         _wait_for_ready(procs, barrier_dir, deadline)
         start_file.touch()
 
@@ -106,7 +89,7 @@ def test_eight_peers_write_read_and_claim_the_same_keys(tmp_path: Path) -> None:
             reports.append(json.loads(out))
     finally:
         for proc in procs:
-            _kill(proc)
+            child_processes.kill_group(proc)
 
     assert not failures, "\n".join(failures)
     assert all(r["reads"] == ROUNDS * (len(SHARED_KEYS) + 1) for r in reports)

@@ -3,14 +3,14 @@ fsspec URL adds: options passed through, exclusive create by backend, clocks, cl
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import uuid
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import child_processes
 import fsspec
 import pytest
 from _store_contract import StoreContract
@@ -114,8 +114,9 @@ def test_s3_without_s3fs_names_the_extra_to_install(tmp_path: Any) -> None:
         "except Exception as e:\n"
         "    print(type(e).__name__, e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
+    done = child_processes.run(["-c", script], env=dict(os.environ), timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert out.startswith("StoreError ")
     assert "pip install 'pythagoras[s3]'" in out
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 
 import pythagoras
@@ -220,8 +219,7 @@ def test_an_installed_store_plugin_serves_a_whole_swarm(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(site), str(EXAMPLE_PLUGIN), str(Path(pythagoras.__file__).parents[1])]
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "folder")], env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = child_processes.run(["-c", script, str(tmp_path / "folder")], env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0] == "42"
@@ -241,7 +239,6 @@ def test_without_the_entry_point_the_plugin_is_not_loaded(tmp_path: Path) -> Non
         "except OSError as e:\n"
         "    print(type(e).__name__)\n"
     )
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = child_processes.run(["-c", script], env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "StoreError"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import pytest
 
 import pythagoras
@@ -45,7 +45,7 @@ class Execution:
     pid: int
     ppid: int
 
-    def by(self, proc: subprocess.Popen[bytes]) -> bool:
+    def by(self, proc: subprocess.Popen[str]) -> bool:
         """True if the peer ``proc`` ran it: itself (a direct call) or one of its pool workers."""
         return proc.pid in (self.pid, self.ppid)
 
@@ -63,7 +63,7 @@ class SwarmProcesses:
         self.start_file = tmp_path / "start"
         self.log = tmp_path / "executions.jsonl"
         self.deadline = time.monotonic() + DEADLINE
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.procs: dict[str, subprocess.Popen[str]] = {}
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -78,15 +78,14 @@ class SwarmProcesses:
         env.update(extra)
         return env
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
         with open(self.tmp / f"{name}.out", "wb") as out, open(self.tmp / f"{name}.err", "wb") as err:
-            proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env, cwd=self.tmp,
-                                    start_new_session=True)
+            proc = child_processes.spawn(argv, stdout=out, stderr=err, env=env, cwd=self.tmp)
         self.procs[name] = proc
         return proc
 
     def peer(self, name: str, action: str, *, max_workers: int, gate: Path | None = None,
-             start_file: Path | None = None, **config: Any) -> subprocess.Popen[bytes]:
+             start_file: Path | None = None, **config: Any) -> subprocess.Popen[str]:
         """Start ``_swarm_peer.py`` as peer ``name``; ``gate`` holds its calls until it exists."""
         config.update(name=name, action=action, max_workers=max_workers, store=self.store,
                       storage_options=self.storage_options,
@@ -149,12 +148,7 @@ class SwarmProcesses:
 
     def kill(self, name: str) -> None:
         """SIGKILL a process and its whole process group (its pool workers too)."""
-        proc = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: its pgid is its pid
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        child_processes.kill_group(self.procs[name])
 
     def close(self) -> None:
         for name in self.procs:

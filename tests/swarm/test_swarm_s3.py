@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import child_processes
 import pytest
 from _swarm_processes import DEADLINE, PEER_MARGIN, SwarmProcesses, worker_command
 from s3_server import S3Location
@@ -97,9 +97,7 @@ def test_eight_processes_break_one_dead_peers_lease_on_s3_and_exactly_one_wins(
 ) -> None:
     # The leases are fresh, but their holder was a process of this machine that has exited:
     # every racer sees it gone and races to break them, through a create of a break marker.
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    holder_id = new_peer_id().replace(f"-{os.getpid()}-", f"-{dead.pid}-")
+    holder_id = new_peer_id().replace(f"-{os.getpid()}-", f"-{child_processes.exited_pid()}-")
     contested = addresses(3)
     holder = Swarm(open_store(swarm.store, swarm.storage_options))
     for address in contested:

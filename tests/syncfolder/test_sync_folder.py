@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import child_processes
 import execution_log
 import pytest
 
@@ -64,9 +65,8 @@ class SyncedFolder:
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [*paths, self.env.get("PYTHONPATH")]))
 
     def start(self, name: str, args: list[str], ready: Callable[[], bool] | None = None) -> None:
-        self.procs[name] = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, text=True, env=self.env,
-                                            cwd=self.tmp, start_new_session=True)
+        self.procs[name] = child_processes.spawn([sys.executable, *args], env=self.env,
+                                                 cwd=self.tmp)
         ready_file = self.barrier / f"ready-{name}"
         self.ready[name] = ready or ready_file.exists
 
@@ -124,11 +124,7 @@ class SyncedFolder:
 
     def kill_all(self) -> None:
         for proc in self.procs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: its pgid is its pid
-                except ProcessLookupError:
-                    pass
+            child_processes.signal_group(proc)  # exited or not: what it started goes too
             try:
                 proc.communicate(timeout=5)
             except (subprocess.TimeoutExpired, ValueError):
