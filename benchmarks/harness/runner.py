@@ -33,7 +33,7 @@ from . import processes
 from .report import RESULTS, loadavg, machine, print_table, write
 
 #: The figures in the order a full run measures them: cheap ones first.
-FIGURES = ("memo", "executor")
+FIGURES = ("memo", "executor", "joblib_backend", "engines")
 
 
 def describe(name: str) -> str:
