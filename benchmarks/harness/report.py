@@ -70,7 +70,7 @@ def fmt(value: float | None, unit: str) -> str:
     if unit == "us":
         return f"{value:.1f} µs" if value < 1000 else f"{value / 1000:.2f} ms"
     if unit == "ms":
-        return f"{value:.2f} ms"
+        return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
     if unit == "/s":
         return f"{value:,.0f}/s"
     if unit == "s":
