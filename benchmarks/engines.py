@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from .harness import Result, Row
-from .joblib_backend import close_pythagoras, executed, pythagoras_config, reruns, scores, timed_fit, warm_up
+from .joblib_backend import (
+    close_pythagoras,
+    executed,
+    pythagoras_config,
+    reruns,
+    scores,
+    timed_fit,
+    warm_up,
+)
 
 SETTINGS = {"full": {"repeat": 3, "workers": 2, "child_timeout": 300.0},
             "quick": {"repeat": 1, "workers": 2, "child_timeout": 300.0}}
@@ -63,10 +71,10 @@ def measure(root: Path, *, repeat: int, workers: int, child_timeout: float) -> R
     rows = [Row("grid first fit, pythagoras on dask", py, "s", "dask's joblib backend", dk, "ratio<=1.2"),
             Row("grid rerun fit, new process, dask engine", again["fit_s"], "s", "the first fit", py, "ratio>=20",
                 inverse=True)]
-    notes = [f"first fits (s): dask {[round(s, 3) for s in first['dask']]}, pythagoras "
-             f"{[round(s, 3) for s in first['pythagoras']]}; best against best {best:.2f}x",
-             f"the rerun's fit includes the refit of the best candidate (not memoized), {again['refit_s']:.3f} s; "
-             f"the child's whole wall {again['wall_s']:.2f} s",
+    notes = [(f"first fits (s): dask {[round(s, 3) for s in first['dask']]}, pythagoras "
+             f"{[round(s, 3) for s in first['pythagoras']]}; best against best {best:.2f}x"),
+             (f"the rerun's fit includes the refit of the best candidate (not memoized), {again['refit_s']:.3f} s; "
+             f"the child's whole wall {again['wall_s']:.2f} s"),
              "scores as dask's and every fit run once: " + ("yes" if all(same) else "NO, see the JSON")
              + f"; reruns executed {[r['executed'] for r in again['runs']]} (0 expected)"]
     return Result(rows, notes, {"first": first, "rerun": again})

@@ -85,7 +85,7 @@ def _dask(root: Path) -> Side:
                            dashboard_address=None, local_directory=str(root / "dask"), silence_logs=40)
     client = Client(cluster)
     return Side("dask", lambda x: client.submit(inc, x).result(),
-                lambda xs: client.gather(client.map(inc, xs)), lambda: (client.close(), cluster.close()))
+                lambda xs: client.gather(client.map(inc, xs)), lambda: [client.close(), cluster.close()])
 
 
 def _ray(root: Path) -> Side:
@@ -99,8 +99,12 @@ def _ray(root: Path) -> Side:
     ray.init(address="local", num_cpus=WORKERS, include_dashboard=False, log_to_driver=False,
              logging_level=logging.ERROR, _node_ip_address="127.0.0.1", _temp_dir=session)
     remote = ray.remote(inc)
-    return Side("ray", lambda x: ray.get(remote.remote(x)), lambda xs: ray.get([remote.remote(x) for x in xs]),
-                lambda: (ray.shutdown(), shutil.rmtree(session, ignore_errors=True)))
+
+    def close() -> None:
+        ray.shutdown()
+        shutil.rmtree(session, ignore_errors=True)
+
+    return Side("ray", lambda x: ray.get(remote.remote(x)), lambda xs: ray.get([remote.remote(x) for x in xs]), close)
 
 
 def _warm(side: Side, calls: int) -> None:

@@ -45,8 +45,6 @@ def inc(x: int) -> int:
 
 def warm(x: int) -> int:
     """Import what the grid search's workers import; hold the worker so the next goes elsewhere."""
-    import sklearn.model_selection  # type: ignore[import-untyped]  # noqa: F401
-    import sklearn.svm  # type: ignore[import-untyped]  # noqa: F401
 
     time.sleep(0.2)
     return x
@@ -78,7 +76,7 @@ def warm_up(config: Callable[[], Any], workers: int = WORKERS) -> float:
 def timed_fit(config: Callable[[], Any]) -> tuple[float, Any]:
     """Seconds of the grid search's ``fit`` under ``config``, and the fitted search."""
     from sklearn.datasets import load_digits  # type: ignore[import-untyped]
-    from sklearn.model_selection import GridSearchCV
+    from sklearn.model_selection import GridSearchCV  # type: ignore[import-untyped]
     from sklearn.svm import SVC  # type: ignore[import-untyped]
 
     X, y = load_digits(return_X_y=True)
@@ -193,9 +191,9 @@ def measure(root: Path, *, repeat: int, tasks: int, child_timeout: float) -> Res
                 trivial["loky"]["median"]),
             Row(f"trivial {tasks:,} hits", trivial["hits"]["median"], "/s", "loky batch_size=auto",
                 trivial["loky"]["median"])]
-    notes = [f"first fits (s): loky {[round(s, 3) for s in first['loky']]}, pythagoras "
+    notes = [(f"first fits (s): loky {[round(s, 3) for s in first['loky']]}, pythagoras "
              f"{[round(s, 3) for s in first['pythagoras']]}; the rerun's fit includes the refit of the best "
-             f"candidate (not memoized), {again['refit_s']:.3f} s",
+             f"candidate (not memoized), {again['refit_s']:.3f} s"),
              "scores as loky's and every fit run once: " + ("yes" if all(same) else "NO, see the JSON")
              + f"; reruns executed {[r['executed'] for r in again['runs']]} (0 expected)"]
     return Result(rows, notes, {"first": first, "rerun": again, "trivial": trivial, "cpus": os.cpu_count()})

@@ -15,6 +15,7 @@ A note gives the µs to hash the 1 MiB argument with xxh3-128 (what pythagoras u
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import statistics
@@ -58,11 +59,11 @@ def _libraries(root: Path) -> dict[str, dict[str, Any]]:
     cloud = SharedStorage_P2P_Cloud(shared_dir_name=root / "pythagoras")
     memory = PythagorasMemory(root / "pythagoras-memory", verbose=0)
     joblib = Memory(location=root / "joblib", verbose=0, mmap_mode=None)
-    libs = {"decorator": {f.__name__: cloud.add_pure_function(f) for f in functions},
+    libs: dict[str, dict[str, Any]] = {"decorator": {f.__name__: cloud.add_pure_function(f) for f in functions},
             "Memory": {f.__name__: memory.cache(f) for f in functions},
             "joblib.Memory": {f.__name__: joblib.cache(f) for f in functions}}
     try:
-        import diskcache  # type: ignore[import-untyped]
+        import diskcache  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         pass
     else:
@@ -92,7 +93,7 @@ def _hashes(array: np.ndarray) -> dict[str, float]:
     else:
         hashers["blake3"] = blake3.blake3
     buffer = array.data
-    return {name: round(statistics.median(timeit.repeat(lambda: h(buffer), number=20, repeat=5)) / 20 * 1e6, 1)
+    return {name: round(statistics.median(timeit.repeat(functools.partial(h, buffer), number=20, repeat=5)) / 20 * 1e6, 1)
             for name, h in hashers.items()}
 
 

@@ -104,7 +104,8 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
 
     base = Path(tempfile.mkdtemp(prefix="pythagoras-bench-records-", dir=_base(large, dir, root)))
     try:
-        rng, fills, calls, keys, opened = random.Random(20251126), {}, {}, {}, []
+        rng, fills, calls, keys = random.Random(20251126), {}, {}, {}
+        opened: list[Any] = []
         for name, count in (("small", small), ("large", large)):
             cloud = SharedStorage_P2P_Cloud(base / name, max_workers=0)
             f = cloud.add_pure_function(square)
@@ -114,7 +115,7 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
                     or not all(f.is_stored(x=k) for k in keys[name]):  # untimed: no timed miss
                 raise SystemExit("the records written are not where the library looks")
             ex = PythagorasExecutor(base / name, max_workers=0)
-            opened += [cloud, ex]
+            opened += [cloud.close, ex.shutdown]
             calls[("decorator", name)] = lambda k, f=f: f(x=k)
             calls[("executor", name)] = lambda k, ex=ex: ex.submit(square, x=k).result(timeout=10)
         times: dict[tuple[str, str], list[float]] = {side: [] for side in calls}
@@ -126,8 +127,8 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
             for side, call in calls.items():
                 times[side] += each(call, keys[side[1]][b * per:(b + 1) * per], lambda k: k * k)
         gc.enable()
-        for thing in opened:
-            getattr(thing, "shutdown", getattr(thing, "close", None))()
+        for close in opened:
+            close()
     finally:
         t0 = time.perf_counter()
         shutil.rmtree(base, ignore_errors=True)
@@ -139,6 +140,6 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
             Row("  the same, ex.submit(f, x=k).result()", p50["executor", "large"]["p50"], "us", f"at {m}",
                 p50["executor", "small"]["p50"], "ratio<=1.2")]
     big = fills["large"]
-    notes = [f"{big['records']:,} of {big['wanted']:,} records written in {big['seconds']} s ({big['us_per_record']} µs "
-             f"each, {processes} processes) under {base.parent}; removed in {removal} s"]
+    notes = [(f"{big['records']:,} of {big['wanted']:,} records written in {big['seconds']} s ({big['us_per_record']} µs "
+             f"each, {processes} processes) under {base.parent}; removed in {removal} s")]
     return Result(rows, notes, {"fill": fills, "hits": {" ".join(k): v for k, v in p50.items()}})

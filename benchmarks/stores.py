@@ -29,7 +29,7 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .harness import Result, Row
 from .harness.peers import TIMEOUT, shared
@@ -62,7 +62,7 @@ class Requests:
     def __init__(self, log: Path) -> None:
         self.log, self.mark = log, 0
 
-    def __enter__(self) -> Requests:
+    def __enter__(self) -> Self:
         time.sleep(0.05)  # the server's last lines reach the file
         self.mark = self.log.stat().st_size
         return self
@@ -150,7 +150,7 @@ def _executor(location: str, options: dict[str, Any] | None, p: dict[str, Any],
 
 
 def _acceptance(root: Path, location: str, options: dict[str, Any] | None, p: dict[str, Any],
-                requests: Callable[[], Any]) -> dict[str, Any]:
+                requests: Callable[[], Any]) -> dict[int, dict[str, Any]]:
     out = {}
     for peers in (1, 2):
         with requests() as r:

@@ -17,7 +17,6 @@ Each is in a session of its own and is killed with its group at the end.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import signal
@@ -27,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from . import processes
 from .timing import stats
@@ -107,7 +106,7 @@ class PeerRun:
         self.outputs = [folder / f"peer-{i}.out" for i in range(count)]
         self.started = 0.0
 
-    def __enter__(self) -> PeerRun:
+    def __enter__(self) -> Self:
         env = processes.environment(**{LOG_VARIABLE: str(self.log)})
         for index, path in enumerate(self.outputs):
             args = processes.call_args("benchmarks.harness.peers:peer_main", {**self.config, "index": index})
