@@ -126,7 +126,14 @@ def machine() -> dict[str, Any]:
 
 
 def write(path: Path, record: dict[str, Any]) -> None:
+    """Write a run's record; an earlier record at ``path`` is kept beside it, named by its date."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        try:
+            when = str(json.loads(path.read_text()).get("when", ""))[:19].replace(":", "")
+        except (OSError, ValueError, AttributeError):
+            when = ""
+        path.replace(path.with_name(f"{path.stem}-{when or int(path.stat().st_mtime)}.json"))
     record = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **record}
     path.write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(f"wrote {path}")

@@ -11,9 +11,10 @@ A figure is a module of this package with ``SETTINGS`` (``full`` and ``quick``) 
 (``--child``), so no figure's threads, pools or caches reach the next one, and one that hangs is
 killed with its whole group at ``--timeout`` without losing the others. Every figure prints one
 table (pythagoras, the peer measured in the same run, the ratio, the goal) and its record goes to
-``benchmarks/results/FIGURE.json`` (``FIGURE-quick.json`` for ``--quick``). ``--profile DIR`` runs
-each figure under ``py-spy record --subprocesses``: collapsed stacks in ``DIR/FIGURE.txt`` and
-their top functions in ``DIR/FIGURE-top.txt``. Nothing is asserted: these are benchmarks.
+``benchmarks/results/FIGURE.json`` (``FIGURE-quick.json`` for ``--quick``); an earlier record there
+is kept, renamed by its date. ``--profile DIR`` runs each figure under ``py-spy record
+--subprocesses``: collapsed stacks in ``DIR/FIGURE.txt`` and their top functions in
+``DIR/FIGURE-top.txt``. Nothing is asserted: these are benchmarks.
 """
 
 from __future__ import annotations
