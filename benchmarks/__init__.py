@@ -1,1 +1,1 @@
-"""Benchmarks for pythagoras; run one with ``python -m benchmarks.<name>``."""
+"""Benchmarks for pythagoras, one module per figure; ``python -m benchmarks --list`` names them."""

@@ -1,5 +1,5 @@
-"""``python -m benchmarks``: the suite of issue 9 (see ``benchmarks/suite.py``)."""
+"""``python -m benchmarks``: see ``benchmarks/harness/runner.py``."""
 
-from .suite import main
+from .harness.runner import main
 
 raise SystemExit(main())

@@ -5,7 +5,7 @@ Each line of a raw profile is ``frame;frame;...;frame COUNT``, outermost first, 
 a child's frame follows its parent's) and a ``thread (0x..)`` frame (``--threads``). Without ``--idle`` py-spy leaves out the samples of
 threads it judges idle, so the counts are roughly time on a CPU.
 
-    .venv/bin/python -m benchmarks._profile PROFILE.txt [--top 25] [--process TEXT]
+    .venv/bin/python -m benchmarks.harness.profile PROFILE.txt [--top 25] [--process TEXT]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def format_top(summary: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks._profile", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.harness.profile", description=__doc__.split("\n")[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--process", default=None, help="only processes whose frame contains this text")
