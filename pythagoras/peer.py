@@ -23,6 +23,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from typing import Any
 
 from .engines import Engine
+from .errors import UnloadableResult
 from .execution import Execution
 from .identity.address import CallAddress
 from .protocol import Claim, PreparedRequest, new_peer_id
@@ -392,18 +393,23 @@ class Peer(Execution):
             with self._cv:
                 if address not in self._waiting or address in self._busy:
                     continue
-            value = self.swarm.lookup(address)
-            if value is MISSING:
-                failure = self.swarm.failure(address)
-                if failure is not None:
-                    self._resolve(address, error=failure.to_exception())
-                    resolved = True
-                elif address in self._direct and not self.swarm.claimed(address):
-                    # The claim is gone: published and released since our read, or lapsed.
-                    self._resolve(address, value=self.swarm.lookup(address))
-                    resolved = True
-                continue
-            self._resolve(address, value=value)
+            try:
+                value = self.swarm.lookup(address)
+                if value is MISSING:
+                    failure = self.swarm.failure(address)
+                    if failure is not None:
+                        self._resolve(address, error=failure.to_exception())
+                        resolved = True
+                    elif address in self._direct and not self.swarm.claimed(address):
+                        # The claim is gone: published and released since our read, or lapsed.
+                        self._resolve(address, value=self.swarm.lookup(address))
+                        resolved = True
+                    continue
+            except UnloadableResult as error:  # stored, but it cannot be loaded here: say why
+                value, error_here = MISSING, error
+            else:
+                error_here = None
+            self._resolve(address, value=value, error=error_here)
             resolved = True
         return resolved
 

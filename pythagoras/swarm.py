@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import xxhash
 
-from .errors import ArgumentTooLarge, UnhashableArgument
+from .errors import ArgumentTooLarge, UnhashableArgument, UnloadableResult
 from .identity.address import CallAddress
 from .identity.values import hash_value
 from .protocol import (
@@ -47,6 +47,7 @@ from .results import ResultCache
 from .storage.base import Store
 from .tracebacks import Origins, origins
 from .function_records import function_python, function_record, load_function_record
+from .portable import PYTHON
 from .unique import unique_hex
 
 __all__ = ["Swarm"]
@@ -471,7 +472,16 @@ class Swarm:
                 or read_record(self.store, failure_key(address), FAILURE, load=False) is not MISSING)
 
     def lookup(self, address: CallAddress) -> Any:
-        return self.results.lookup(address)
+        """The stored value of the call, or MISSING; :class:`UnloadableResult` if it is stored
+        but cannot be loaded here (another Python's class): the record stays for its readers."""
+        try:
+            return self.results.lookup(address)
+        except Exception as error:
+            raise UnloadableResult(
+                f"the result of {address} is stored, but its value cannot be loaded by Python "
+                f"{PYTHON} ({type(error).__name__}: {error}); it stays stored for the peers that "
+                "load it. Load it there, or return plain data (numbers, strings, containers, "
+                "numpy arrays), which every Python loads") from error
 
     def failure(self, address: CallAddress) -> Failure | None:
         found: Failure | None = self._read(failure_key(address), FAILURE)
