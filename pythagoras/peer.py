@@ -405,11 +405,11 @@ class Peer(Execution):
                         self._resolve(address, value=self.swarm.lookup(address))
                         resolved = True
                     continue
-            except UnloadableResult as error:  # stored, but it cannot be loaded here: say why
-                value, error_here = MISSING, error
-            else:
-                error_here = None
-            self._resolve(address, value=value, error=error_here)
+            except UnloadableResult as unloadable:  # stored, but it cannot be loaded here: say why
+                self._resolve(address, error=unloadable)
+                resolved = True
+                continue
+            self._resolve(address, value=value)
             resolved = True
         return resolved
 

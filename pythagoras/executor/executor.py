@@ -169,8 +169,8 @@ class PythagorasExecutor(Executor):
                 if call.address not in pending and self._cache and not call.unique:
                     try:
                         value, unloadable = swarm.lookup(call.address), None
-                    except UnloadableResult as error:  # stored, but not loadable here: say why
-                        value, unloadable = None, error
+                    except UnloadableResult as refused:  # stored, but not loadable here: say why
+                        value, unloadable = None, refused
                     if value is not MISSING:
                         future: Future[Any] = Future()
                         futures.append(future)
