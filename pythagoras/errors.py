@@ -87,3 +87,10 @@ class ForeignCode(PythagorasError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class UnloadableResult(PythagorasError, LookupError):
+    """A call's result is stored but its value cannot be loaded here (its class was pickled by
+    another Python version, or by reference to a module missing here). The record is kept for
+    the peers that load it; load the value there, or return plain data (numbers, strings,
+    containers, numpy arrays), which every Python loads."""

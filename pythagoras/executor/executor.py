@@ -12,7 +12,7 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from ..errors import CallTimeout, PurityError, StoreError
+from ..errors import CallTimeout, PurityError, StoreError, UnloadableResult
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
@@ -170,13 +170,19 @@ class PythagorasExecutor(Executor):
         try:
             for call in calls:
                 if call.address not in pending and self._cache and not call.unique:
-                    value = swarm.lookup(call.address)
+                    try:
+                        value, unloadable = swarm.lookup(call.address), None
+                    except UnloadableResult as refused:  # stored, but not loadable here: say why
+                        value, unloadable = None, refused
                     if value is not MISSING:
                         future: Future[Any] = Future()
                         futures.append(future)
-                        future.set_result(value)
+                        if unloadable is None:
+                            future.set_result(value)
+                        else:
+                            future.set_exception(unloadable)
                         if announce:
-                            stored.append((call, None))
+                            stored.append((call, unloadable))
                         continue
                     failure = swarm.failure(call.address)
                     if failure is not None and not (retry or failure.transient):

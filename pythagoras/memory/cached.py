@@ -167,7 +167,8 @@ class MemorizedFunc:
     def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any], *,
                 shelving: bool) -> tuple[CallAddress, Any, bool]:
         """The call's address; its stored value (a reference if ``shelving``) or MISSING; and
-        whether a record is there that the computed value must replace (expired, unloadable)."""
+        whether a record is there that the computed value must replace (expired). A record
+        that cannot be loaded here is kept: it may be another Python's, which loads it."""
         address = self._address(args, kwargs)
         if self._verbose >= 20:
             self._log_query(address, args, kwargs)
@@ -188,7 +189,7 @@ class MemorizedFunc:
         except Exception:  # a value that cannot be unpickled here (a missing module): recompute
             self.warn(f"Exception while loading results for {signature(self.func, args, kwargs)}\n "
                       f"{traceback.format_exc()}")
-            return address, MISSING, True
+            return address, MISSING, False
         if value is not MISSING and self._verbose > 1:
             print(loading_line(self.func, time.time() - self.timestamp))
             if self._verbose > 4:

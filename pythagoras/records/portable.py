@@ -153,12 +153,14 @@ class _Collector:
 
 
 def _without_decorators(text: str, first: int) -> tuple[str, int]:
-    """The definition without the lines of its decorators (the decorator would register it
-    again where it is rebuilt), and its first line's number."""
+    """A function's definition without the lines of its decorators (a pure function's would
+    register it again where it is rebuilt; the function collected is the undecorated one), and
+    its first line's number. A class keeps its decorators: they make the class (``@dataclass``
+    writes its ``__init__``), and the class collected is the decorated one."""
     node = ast.parse(text).body[0]
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         raise _NotPortable("its source is not a definition")
-    skip = node.lineno - 1
+    skip = 0 if isinstance(node, ast.ClassDef) else node.lineno - 1
     return "".join(text.splitlines(keepends=True)[skip:]), first + skip
 
 

@@ -22,6 +22,7 @@ from concurrent.futures import Executor, Future, InvalidStateError
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import UnloadableResult
 from ..identity.address import CallAddress
 from ..records.frames import MISSING
 from ..records.portable import PYTHON
@@ -422,16 +423,21 @@ class Peer(Execution):
             with self._cv:
                 if address not in self._waiting or address in self._busy:
                     continue
-            value = self.swarm.lookup(address)
-            if value is MISSING:
-                failure = self.swarm.failure(address)
-                if failure is not None:
-                    self._resolve(address, error=failure.to_exception())
-                    resolved = True
-                elif address in self._direct and not self.swarm.claimed(address):
-                    # The claim is gone: published and released since our read, or lapsed.
-                    self._resolve(address, value=self.swarm.lookup(address))
-                    resolved = True
+            try:
+                value = self.swarm.lookup(address)
+                if value is MISSING:
+                    failure = self.swarm.failure(address)
+                    if failure is not None:
+                        self._resolve(address, error=failure.to_exception())
+                        resolved = True
+                    elif address in self._direct and not self.swarm.claimed(address):
+                        # The claim is gone: published and released since our read, or lapsed.
+                        self._resolve(address, value=self.swarm.lookup(address))
+                        resolved = True
+                    continue
+            except UnloadableResult as unloadable:  # stored, but it cannot be loaded here: say why
+                self._resolve(address, error=unloadable)
+                resolved = True
                 continue
             self._resolve(address, value=value)
             resolved = True

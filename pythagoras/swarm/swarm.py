@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import xxhash
 
-from ..errors import ArgumentTooLarge, UnhashableArgument
+from ..errors import ArgumentTooLarge, UnhashableArgument, UnloadableResult
 from ..identity.address import CallAddress
 from ..identity.values import hash_value
 from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
@@ -27,6 +27,7 @@ from ..records.functions import (
     function_record,
     load_function_record,
 )
+from ..records.portable import PYTHON
 from ..records.results import ResultCache
 from ..records.tracebacks import Origins, origins
 from ..storage.base import Store
@@ -477,7 +478,16 @@ class Swarm:
                 or read_record(self.store, failure_key(address), FAILURE, load=False) is not MISSING)
 
     def lookup(self, address: CallAddress) -> Any:
-        return self.results.lookup(address)
+        """The stored value of the call, or MISSING; :class:`UnloadableResult` if it is stored
+        but cannot be loaded here (another Python's class): the record stays for its readers."""
+        try:
+            return self.results.lookup(address)
+        except Exception as error:
+            raise UnloadableResult(
+                f"the result of {address} is stored, but its value cannot be loaded by Python "
+                f"{PYTHON} ({type(error).__name__}: {error}); it stays stored for the peers that "
+                "load it. Load it there, or return plain data (numbers, strings, containers, "
+                "numpy arrays), which every Python loads") from error
 
     def failure(self, address: CallAddress) -> Failure | None:
         found: Failure | None = self._read(failure_key(address), FAILURE)

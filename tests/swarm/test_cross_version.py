@@ -5,47 +5,25 @@ plain Python's values, and are hits for a client of either version; a lambda (by
 left to peers of its own version, never run by another (its caller is told why), and runs once
 one is up.
 
-The other interpreters, each with pythagoras installed, are named by
-``$PYTHAGORAS_TEST_PYTHONS`` (comma-separated; ``.ci/run`` makes them). Without it the test is
-skipped on a developer's machine and fails in CI.
+The other interpreters are named by ``$PYTHAGORAS_TEST_PYTHONS`` (``pythons.py``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import child_processes
+import pythons
 import pytest
+from pythons import other_pythons, version
 
 SCRIPT = str(Path(__file__).with_name("_cross_version_script.py"))
 DEADLINE = 180.0
 
 pytestmark = pytest.mark.timeout(4 * DEADLINE)
-
-
-def other_pythons() -> list[str]:
-    """The interpreters named, less those of this one's version (CI names the same list to
-    every run)."""
-    mine = "%d.%d" % sys.version_info[:2]
-    named = [p for p in os.environ.get("PYTHAGORAS_TEST_PYTHONS", "").split(",")
-             if p.strip() and version(p) != mine]
-    if not named:
-        if os.environ.get("CI"):
-            pytest.fail("$PYTHAGORAS_TEST_PYTHONS names no other Python: .ci/run must make them")
-        pytest.skip("$PYTHAGORAS_TEST_PYTHONS names no other Python with pythagoras installed")
-    return named
-
-
-def version(python: str) -> str:
-    done = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def script(python: str, location: Path, mode: str, timeout: float) -> dict[str, Any]:
@@ -61,11 +39,10 @@ def worker(python: str, location: Path, log: Path) -> Any:
                                    log=log, python=python)
 
 
-@pytest.fixture(params=["theirs on our worker", "ours on their worker"])
+@pytest.fixture(params=pythons.DIRECTIONS)
 def pair(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(the client's Python, the worker's Python), for each other Python named."""
-    other = other_pythons()[0]
-    return (other, sys.executable) if request.param == "theirs on our worker" else (sys.executable, other)
+    """(the client's Python, the worker's Python), for each direction."""
+    return pythons.pair(request.param)
 
 
 def test_a_scripts_calls_run_on_a_worker_of_another_version_and_are_hits_for_both(

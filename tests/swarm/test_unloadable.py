@@ -1,14 +1,22 @@
 """A call that a peer cannot load (its module is missing there) fails with the reason, at once,
-instead of being skipped by every peer for ever while its caller waits."""
+instead of being skipped by every peer for ever while its caller waits; so does a result that
+is stored but cannot be loaded here (another Python's), and its record is kept."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import child_processes
 import pytest
 
 from pythagoras import PythagorasExecutor
+from pythagoras.errors import UnloadableResult
+from pythagoras.identity import CallAddress, function_identity
+from pythagoras.identity.calls import arguments_hash
+from pythagoras.records.frames import dump_value, frame
+from pythagoras.records.results import RESULT
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,3 +39,33 @@ def test_a_call_no_peer_can_load_fails_with_the_reason(tmp_path: Path, monkeypat
                 future.result(timeout=60)
     remote = str(raised.value.__cause__)
     assert "cannot be loaded on peer" in remote and "install what it needs there" in remote
+
+
+def cube(x: int) -> int:
+    return x * x * x
+
+
+def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A value of a class that only the Python that made it can import (as a 3.13 path refers
+    # to pathlib._local, which 3.11 lacks).
+    (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
+    monkeypatch.delitem(sys.modules, "there_only_module")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+
+    location = tmp_path / "swarm"
+    stored, waited = (CallAddress.of(function_identity(cube, strict=False), arguments_hash(cube, (x,), {}))
+                      for x in (2, 3))
+    with PythagorasExecutor(location, max_workers=0) as client:
+        client._peer.swarm.store.write(stored.result_key, record)
+        with pytest.raises(UnloadableResult, match="cannot be loaded") as raised:
+            client.submit(cube, 2).result(timeout=0)  # settled at once, by submit
+        assert isinstance(raised.value.__cause__, ModuleNotFoundError)
+        future = client.submit(cube, 3)  # pending: its result arrives while the peer waits
+        client._peer.swarm.store.write(waited.result_key, record)
+        with pytest.raises(UnloadableResult):
+            future.result(timeout=60)
+        for address in (stored, waited):
+            assert client._peer.swarm.store.read(address.result_key) == record
