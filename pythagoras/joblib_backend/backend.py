@@ -255,7 +255,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                         str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
                         unique=True)
         if nested is not None:
-            call.func, call.args = InJoblibConfig(func), (nested, *call.args)
+            call.args = (nested, *call.args)
         return call
 
     def _forget(self, futures: list[Future[Any]]) -> None:
@@ -326,21 +326,31 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
 
 class NestedConfig:
     """joblib's config for the calls of one batch (its nested backend and ``n_jobs``), as
-    ``BatchedCalls`` sets it around them in joblib's own workers."""
+    ``BatchedCalls`` sets it around them in joblib's own workers. It travels as the call's
+    first argument, and the worker runs the call inside it without passing it
+    (:func:`pythagoras.swarm.worker.context_of`): the function's record stays the function,
+    the same as the executor's and the decorator's."""
 
     def __init__(self, backend: Any, n_jobs: int | None) -> None:
         self.backend, self.n_jobs = backend, n_jobs
 
+    def __pythagoras_context__(self) -> Any:
+        return parallel_config(backend=self.backend, n_jobs=self.n_jobs)
+
 
 class InJoblibConfig:
-    """Runs a function under the nested config given as its call's first argument."""
+    """A function under the nested config, as records of earlier versions stored it in place
+    of the function itself (under the function's own identity): it runs the function with
+    the config given first, or as it is where the worker has applied the config already."""
 
     def __init__(self, func: Callable[..., Any]) -> None:
         self.func = func
 
-    def __call__(self, nested: NestedConfig, *args: Any, **kwargs: Any) -> Any:
-        with parallel_config(backend=nested.backend, n_jobs=nested.n_jobs):
-            return self.func(*args, **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], NestedConfig):
+            with args[0].__pythagoras_context__():
+                return self.func(*args[1:], **kwargs)
+        return self.func(*args, **kwargs)
 
 
 def _gather(futures: list[Future[Any]], done: Future[Any], batch: bool,

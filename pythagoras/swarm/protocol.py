@@ -41,7 +41,7 @@ from ..errors import PeersDied, RemoteError, StoreError
 from ..identity.address import CallAddress
 from ..records.frames import dump_value
 from ..storage.unique import unique_hex
-from .worker import process_is_gone
+from .worker import context_of, process_is_gone
 
 __all__ = [
     "BATCH_FUNCTION",
@@ -289,8 +289,12 @@ def run_calls(calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> l
 
 def run_call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any, str]:
     """Run one call in a worker process: (True, value, "") or (False, exception, traceback)."""
+    context = context_of(args)
     try:
-        return True, func(*args, **kwargs), ""
+        if context is None:
+            return True, func(*args, **kwargs), ""
+        with context:
+            return True, func(*args[1:], **kwargs), ""
     except BaseException as error:  # noqa: BLE001 -- every failure must reach the swarm
         text = traceback.format_exc()
         try:

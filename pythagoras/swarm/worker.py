@@ -87,8 +87,13 @@ def run_packed(payload: bytes, count: int, mark: str | None, origins: Origins | 
 
 def _run_one(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
              origins: Origins | None) -> Outcome:
+    context = context_of(args)
     try:
-        value = func(*args, **kwargs)
+        if context is None:
+            value = func(*args, **kwargs)
+        else:
+            with context:
+                value = func(*args[1:], **kwargs)
     except BaseException as error:  # noqa: BLE001 -- every failure must reach the swarm
         if error.__traceback__ is not None:  # from the call's own frame on, as a caller sees it
             error.__traceback__ = error.__traceback__.tb_next
@@ -100,6 +105,16 @@ def _run_one(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         return _failed(error, origins, f"{_name(func)} returned a {type(value).__qualname__}, "
                                        "which cannot be pickled: return plain data (not a lock, "
                                        "a file, a generator or a connection)")
+
+
+def context_of(args: tuple[Any, ...]) -> Any:
+    """The context a call runs in, given as its first argument by a front-end (the joblib
+    backend's nested config), or None: an object whose type has ``__pythagoras_context__``
+    is not passed to the function; the call runs inside the context manager it returns. The
+    function's record stays the function itself, the same for every front-end."""
+    if args and hasattr(type(args[0]), "__pythagoras_context__"):
+        return args[0].__pythagoras_context__()
+    return None
 
 
 def _name(func: Any) -> str:
