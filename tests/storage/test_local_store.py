@@ -15,6 +15,7 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, frame, unframe
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.base import is_debris
+from pythagoras.records.keys import result_key
 
 
 class TestLocalFolderStore(StoreContract):
@@ -159,7 +160,7 @@ def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root:
     function = "f" * 32
     addresses = [CallAddress(function, shard + tail * 30) for shard, tail in [("ab", "1"), ("ab", "0"), ("cd", "0")]]
     for a in addresses:
-        store.write(a.result_key, a.arguments.encode())
+        store.write(result_key(a), a.arguments.encode())
 
     assert sorted(p.name for p in root.iterdir()) == [".tmp", "results"]  # .tmp: temp files
     assert not any((root / ".tmp").iterdir())
@@ -168,11 +169,11 @@ def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root:
         [addresses[0].arguments, addresses[1].arguments]
     )
     for a in addresses:
-        path = root.joinpath(*a.result_key.split("/"))
+        path = root.joinpath(*result_key(a).split("/"))
         assert path.is_file()
         assert path.read_bytes() == a.arguments.encode()
     assert sorted(store.list(f"results/{function}/ab/")) == sorted(
-        [addresses[0].result_key, addresses[1].result_key]
+        [result_key(addresses[0]), result_key(addresses[1])]
     )
 
 
