@@ -40,6 +40,7 @@ from pythagoras.cli.clear import plan_clear, run_clear
 from pythagoras.cli.status import KINDS, open_location, run_status, status
 from pythagoras.storage.base import is_debris
 from pythagoras.swarm.swarm import Swarm
+from pythagoras.records.keys import result_key
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -171,9 +172,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> State:
     store.create(spent_marker, b"")
     age(folder, spent_marker, STALE)
     orphan = address(square, 999)
-    orphan_metadata = "metadata/" + orphan.result_key.partition("/")[2]
+    orphan_metadata = "metadata/" + result_key(orphan).partition("/")[2]
     store.write(orphan_metadata, frame(b"M", b'{"duration": 1.0}'))
-    kept_metadata = "metadata/" + address(square, 0).result_key.partition("/")[2]
+    kept_metadata = "metadata/" + result_key(address(square, 0)).partition("/")[2]
     store.write(kept_metadata, frame(b"M", b'{"duration": 1.0}'))
     leftovers = {f"peers/{DEADHOST}", f"peers/{gone_peer}", request_key(done), claim_key(finished),
                  spent_marker, orphan_metadata}
