@@ -8,6 +8,8 @@ as :mod:`pythagoras.cli.listing` does for it, through the store contract only.
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -52,12 +54,14 @@ def _record_name(kind: str) -> str:
             "metadata": "Memory metadata records"}[kind]
 
 
-def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 30.0) -> Plan:
-    """The records to delete for ``what``: ``"failures"``, ``"all"`` or ``"leftovers"``."""
+def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 30.0,
+               clock: Callable[[], float] = time.time) -> Plan:
+    """The records to delete for ``what``: ``"failures"``, ``"all"`` or ``"leftovers"``
+    (``clock``: this machine's, as for :func:`pythagoras.cli.status.status`)."""
     if what not in ("failures", "all", "leftovers"):
         raise ValueError(f"clear what? {what!r} is not failures, all or leftovers")
     records = list_records(store)
-    peers = read_peers(store, records["peers"])
+    peers = read_peers(store, records["peers"], clock)
     leases = leases_of(peers, lease_timeout)
     live = {peer.id for peer in peers if leases.holds(peer.age, peer.id)}
     plan = Plan(store.location, live_peers=len(live))
