@@ -96,7 +96,7 @@ class Swarm:
     # -- submitting ------------------------------------------------------------------------
 
     def _publish_function(self, function_id: str, func: Any, payload: bytes) -> None:
-        self.functions.publish(function_id, func, payload)
+        self.functions.publish(function_id, func, payload)  # tests publish directly
 
     def load_function(self, function_id: str) -> Any:
         """The function of a request; raises if it cannot be loaded here (a missing module)."""
@@ -116,8 +116,7 @@ class Swarm:
         return self.publish(self.prepare([Call(address, func, name, args, kwargs)], submitter))
 
     def prepare(self, calls: Sequence[Call], submitter: str) -> PreparedRequest:
-        """Serialize a request for one call, or a batch request for several, writing nothing
-        (:meth:`pythagoras.swarm.requests.Requests.prepare`)."""
+        """Serialize a request for one call, or a batch request for several, writing nothing."""
         return self.requests.prepare(calls, submitter)
 
     def publish(self, prepared: PreparedRequest) -> str:
@@ -171,8 +170,7 @@ class Swarm:
 
     @staticmethod
     def address_of(request_key: str) -> CallAddress | None:
-        """The address a request key names; None for a name pythagoras did not write (a sync
-        service's renamed copy, such as OneDrive's ``name-HOST.ext``)."""
+        """The address a request key names; None for a name pythagoras did not write."""
         return address_of(request_key)
 
     @staticmethod
@@ -204,9 +202,8 @@ class Swarm:
             self._give_up(address, Failure(
                 "peers_died", "PeersDied",
                 f"the peers running {self._name_of(address)} died {attempt - 1} times while "
-                f"running it (last: "
-                f"{stale.peer}); it may crash its interpreter or exhaust memory. Clear the "
-                "failure to try again", "", stale.peer, attempt - 1))
+                f"running it (last: {stale.peer}); it may crash its interpreter or exhaust "
+                "memory. Clear the failure to try again", "", stale.peer, attempt - 1))
             self.store.discard(key)
             self.store.discard(marker)
             if stale.broke is not None:
@@ -396,9 +393,7 @@ class Swarm:
         return peers
 
     def unrunnable(self, function_id: str) -> str | None:
-        """Why no live peer can run calls of the function now, or None if one can: no peer
-        serves the swarm, or the function is another Python's bytecode and no peer of that
-        Python serves."""
+        """Why no live peer can run calls of the function now, or None if one can."""
         return self.functions.unrunnable(function_id, self.live_peers().values())
 
     def retire_peer(self, peer: str) -> None:
