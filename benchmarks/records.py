@@ -4,7 +4,7 @@
 
 Two stores hold the results of ``square(x=k) = k * k`` for k < ``small`` and k < ``large``,
 written directly (through the API it would take an hour): each record's key is
-``CallAddress(fid, hash_kwargs({"x": k})).result_key`` and its bytes
+``result_key(CallAddress(fid, hash_kwargs({"x": k})))`` and its bytes
 ``frame(RESULT, dump_value(k * k))`` -- the library's own key layout, framing and serialization,
 checked on a sample against ``PureFunction.address`` and ``is_stored`` -- by ``processes``
 processes, one ``open(O_CREAT|O_EXCL)`` each, for at most ``budget`` seconds (the rows say how
@@ -45,8 +45,9 @@ def square(*, x: int) -> int:
 def _key(function: str, k: int) -> str:
     from pythagoras.identity.address import CallAddress
     from pythagoras.identity.values import hash_kwargs
+    from pythagoras.records.keys import result_key
 
-    return CallAddress(function, hash_kwargs({"x": k}).hex()).result_key
+    return result_key(CallAddress(function, hash_kwargs({"x": k}).hex()))
 
 
 def _fill_part(folder: str, function: str, start: int, step: int, stop: int, deadline: float) -> int:
@@ -100,6 +101,7 @@ def _base(large: int, chosen: str | None, root: Path) -> Path:
 def measure(root: Path, *, small: int, large: int, hits: int, batches: int, processes: int, budget: float,
             dir: str | None) -> Result:
     from pythagoras import SharedStorage_P2P_Cloud
+    from pythagoras.records.keys import result_key
     from pythagoras.executor import PythagorasExecutor
 
     base = Path(tempfile.mkdtemp(prefix="pythagoras-bench-records-", dir=_base(large, dir, root)))
@@ -111,7 +113,7 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
             f = cloud.add_pure_function(square)
             stored, fills[name] = fill(base / name, f.address(x=0).function, count, processes, budget)
             keys[name] = [rng.choice(stored) for _ in range(hits)]
-            if any(f.address(x=k).result_key != _key(f.address(x=0).function, k) for k in keys[name][:20]) \
+            if any(result_key(f.address(x=k)) != _key(f.address(x=0).function, k) for k in keys[name][:20]) \
                     or not all(f.is_stored(x=k) for k in keys[name]):  # untimed: no timed miss
                 raise SystemExit("the records written are not where the library looks")
             ex = PythagorasExecutor(base / name, max_workers=0)

@@ -19,6 +19,7 @@ import shutil
 import stat
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,14 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity
 from pythagoras.storage.plugins import open_store
-from pythagoras.swarm.protocol import _HOST, CLAIM, Call, Failure
-from pythagoras.records.frames import frame, read_record
+from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
+from pythagoras.records.frames import dump_value, frame, read_record
 from pythagoras.cli.clear import plan_clear, run_clear
 from pythagoras.cli.status import KINDS, open_location, run_status, status
-from pythagoras.storage.base import is_debris
+from pythagoras.storage.base import StoredKey, is_debris
+from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.swarm import Swarm
+from pythagoras.records.keys import result_key
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -171,9 +174,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> State:
     store.create(spent_marker, b"")
     age(folder, spent_marker, STALE)
     orphan = address(square, 999)
-    orphan_metadata = "metadata/" + orphan.result_key.partition("/")[2]
+    orphan_metadata = "metadata/" + result_key(orphan).partition("/")[2]
     store.write(orphan_metadata, frame(b"M", b'{"duration": 1.0}'))
-    kept_metadata = "metadata/" + address(square, 0).result_key.partition("/")[2]
+    kept_metadata = "metadata/" + result_key(address(square, 0)).partition("/")[2]
     store.write(kept_metadata, frame(b"M", b'{"duration": 1.0}'))
     leftovers = {f"peers/{DEADHOST}", f"peers/{gone_peer}", request_key(done), claim_key(finished),
                  spent_marker, orphan_metadata}
@@ -523,3 +526,50 @@ def test_status_and_clear_on_s3(s3: S3Location, tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0] == f"deleted 4 records at {s3.url}:"
     assert list(store.list("")) == []
 
+
+
+# -- the lease rule and the clock skew, on a fake clock ---------------------------------------
+
+
+class _ServerDatedStore(MemoryStore):
+    """A folder on a file server whose clock runs ``behind`` seconds behind this machine's:
+    the server dates each write, and an age is this machine's clock minus that date."""
+
+    def __init__(self, machine: list[float], behind: float) -> None:
+        super().__init__(clock=lambda: machine[0] - behind)
+        self.behind = behind
+
+    def age(self, key: str) -> float | None:
+        age = super().age(key)
+        return None if age is None else age + self.behind
+
+    def scan(self, prefix: str = "") -> Iterator[StoredKey]:
+        return iter([StoredKey(k, s, a + self.behind) for k, s, a in super().scan(prefix)])
+
+
+def test_status_applies_the_skew_measured_from_a_peer_record_of_this_host() -> None:
+    machine = [1_000_000.0]
+    store = _ServerDatedStore(machine, behind=20.0)
+    swarm = Swarm(store, lease_timeout=30.0)
+    # A peer of this host announces itself, its record's "seen" by this machine's clock.
+    store.write(f"peers/{new_peer_id()}", frame(PEER, dump_value({"workers": 1, "seen": machine[0]})))
+    held = CallAddress("a" * 32, "b" * 32)
+    assert swarm.claim(held, "elsewhere-1-abcdef") is not None
+    machine[0] += 25.0  # 25 s by the true clock; 45 s by this machine's reading of the dates
+    report = status(store, lease_timeout=30.0, clock=lambda: machine[0])
+    assert report["stale_claims"] == 0 and report["calls"]["running"] == 1
+    assert [p["live"] for p in report["peers"]] == [True]
+    assert not plan_clear(store, "leftovers", lease_timeout=30.0, clock=lambda: machine[0]).groups
+    machine[0] += 10.0  # 35 s: stale by the lease rule, with or without the skew
+    report = status(store, lease_timeout=30.0, clock=lambda: machine[0])
+    assert report["stale_claims"] == 1 and [p["live"] for p in report["peers"]] == [False]
+
+
+def test_status_without_a_peer_of_this_host_applies_no_skew() -> None:
+    machine = [1_000_000.0]
+    store = _ServerDatedStore(machine, behind=20.0)
+    store.write("peers/otherhost-4242-abcdef",  # its "seen" is another machine's clock
+                frame(PEER, dump_value({"workers": 1, "seen": machine[0] + 20.0})))
+    machine[0] += 25.0
+    report = status(store, lease_timeout=30.0, clock=lambda: machine[0])
+    assert [p["live"] for p in report["peers"]] == [False]  # 45 s as this machine reads it

@@ -11,6 +11,7 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
 from pythagoras.records.results import MISSING, ResultCache
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.records.keys import result_key
 
 PAYLOAD = dump_value({"answer": 42, "list": list(range(100))})
 
@@ -59,14 +60,14 @@ def test_corrupt_result_reads_as_missing_and_is_reported_once(caplog: pytest.Log
     address = CallAddress("f" * 32, "a" * 32)
     cache.publish(address, 484)
     assert cache.lookup(address) == 484
-    store.write(address.result_key, frame(b"R", dump_value(484))[:-3])
+    store.write(result_key(address), frame(b"R", dump_value(484))[:-3])
     with caplog.at_level(logging.WARNING, logger="pythagoras"):
         assert cache.lookup(address) is MISSING
         assert not cache.contains(address)
         assert cache.lookup(address) is MISSING
     reports = [r for r in caplog.records if "corrupt record" in r.getMessage()]
     assert len(reports) == 1
-    assert address.result_key in reports[0].getMessage()
+    assert result_key(address) in reports[0].getMessage()
 
 
 def test_arrays_travel_out_of_band_and_load_writable_without_a_copy() -> None:

@@ -1,37 +1,37 @@
 """What ``pythagoras clear`` deletes at a swarm's location, and deleting it.
 
 The choices (what a leftover is, the prompt, the exit codes) are described with those of
-``pythagoras status`` in :mod:`pythagoras.cli.status`, whose listing of records this reads.
+``pythagoras status`` in :mod:`pythagoras.cli.status`; the records are listed, judged and deleted
+as :mod:`pythagoras.cli.listing` does for it, through the store contract only.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
 from ..identity.address import CallAddress
-from ..storage.base import Store
-from ..storage.fsspec_store import FsspecStore
-from ..storage.local import LocalFolderStore
-from ..swarm.protocol import BATCH_FUNCTION, CLAIM, REQUEST, Claim, Request, failure_key
-from .status import (
+from ..records.keys import (
+    BATCH_FUNCTION,
     KINDS,
-    Entry,
-    address_of_key,
-    finished_calls,
-    is_fresh,
-    list_records,
-    load_record,
-    open_location,
-    plural,
-    read_peers,
+    address_of,
+    claim_key,
+    failure_key,
+    parse_key,
+    peer_key,
+    result_key,
 )
+from ..storage.base import Store
+from ..swarm.protocol import CLAIM, REQUEST, Claim, Request
+from .listing import Entry, Leases, finished_calls, leases_of, list_records, read_peers
+from .location import open_location
+from .stand_ins import load_record
+from .status_text import plural
 
 __all__ = ["Plan", "delete_records", "plan_clear", "run_clear"]
-
-# -- clear -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -54,13 +54,17 @@ def _record_name(kind: str) -> str:
             "metadata": "Memory metadata records"}[kind]
 
 
-def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 30.0) -> Plan:
-    """The records to delete for ``what``: ``"failures"``, ``"all"`` or ``"leftovers"``."""
+def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 30.0,
+               clock: Callable[[], float] = time.time) -> Plan:
+    """The records to delete for ``what``: ``"failures"``, ``"all"`` or ``"leftovers"``
+    (``clock``: this machine's, as for :func:`pythagoras.cli.status.status`)."""
     if what not in ("failures", "all", "leftovers"):
         raise ValueError(f"clear what? {what!r} is not failures, all or leftovers")
     records = list_records(store)
-    peers = read_peers(store, records["peers"], lease_timeout)
-    plan = Plan(store.location, live_peers=sum(1 for p in peers if p["live"]))
+    peers = read_peers(store, records["peers"], clock)
+    leases = leases_of(peers, lease_timeout)
+    live = {peer.id for peer in peers if leases.holds(peer.age, peer.id)}
+    plan = Plan(store.location, live_peers=len(live))
     if what == "all":
         for kind in KINDS:
             if records[kind]:
@@ -71,14 +75,11 @@ def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 
             plan.groups["failures"] = sorted(records["failures"])
         return plan
     groups = {
-        "stale peer records": [f"peers/{p['id']}" for p in peers if not p["live"]],
+        "stale peer records": [peer_key(p.id) for p in peers if p.id not in live],
         "requests of finished calls": _finished_requests(store, records),
-        "stale claims of finished calls": _finished_claims(store, records, lease_timeout),
-        "spent break markers": _spent_markers(store, records, lease_timeout),
-        "Memory metadata records without a result": [
-            key for key in sorted(records["metadata"])
-            if f"results/{key.partition('/')[2]}" not in records["results"]
-            and not store.exists(f"results/{key.partition('/')[2]}")],
+        "stale claims of finished calls": _finished_claims(store, records, leases),
+        "spent break markers": _spent_markers(store, records, leases),
+        "Memory metadata records without a result": _orphan_metadata(store, records),
     }
     plan.groups = {name: keys for name, keys in groups.items() if keys}
     return plan
@@ -86,14 +87,24 @@ def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 
 
 def _is_finished(store: Store, address: CallAddress) -> bool:
     """Asked of the store now, not of the listing: a failure may have been cleared since."""
-    return store.exists(address.result_key) or store.exists(failure_key(address))
+    return store.exists(result_key(address)) or store.exists(failure_key(address))
+
+
+def _orphan_metadata(store: Store, records: dict[str, dict[str, Entry]]) -> list[str]:
+    found = []
+    for key in sorted(records["metadata"]):
+        address = address_of(key)
+        if address is not None and result_key(address) not in records["results"] \
+                and not store.exists(result_key(address)):
+            found.append(key)
+    return found
 
 
 def _finished_requests(store: Store, records: dict[str, dict[str, Entry]]) -> list[str]:
     finished = finished_calls(records)
     found = []
     for key in sorted(records["requests"]):
-        address = address_of_key(key)
+        address = address_of(key)
         if address is None:
             continue
         if address.function == BATCH_FUNCTION:
@@ -108,30 +119,31 @@ def _finished_requests(store: Store, records: dict[str, dict[str, Entry]]) -> li
 
 
 def _finished_claims(store: Store, records: dict[str, dict[str, Entry]],
-                     lease_timeout: float) -> list[str]:
+                     leases: Leases) -> list[str]:
     finished = finished_calls(records)
     found = []
     for key in sorted(records["claims"]):
-        address = address_of_key(key)
+        address = address_of(key)
         if address is None or address.function == BATCH_FUNCTION or address not in finished:
             continue  # a batch's members are named by its request, which may be gone
-        if not is_fresh(store.age(key), lease_timeout) and _is_finished(store, address):
+        if not leases.fresh(store.age(key)) and _is_finished(store, address):
             found.append(key)
     return found
 
 
 def _spent_markers(store: Store, records: dict[str, dict[str, Entry]],
-                   lease_timeout: float) -> list[str]:
+                   leases: Leases) -> list[str]:
     """Markers older than the lease whose claim is gone or neither has their nonce nor was
     taken with them: no breaker is between its steps any more, and no claim will name them."""
     found = []
     for key in sorted(records["breaks"]):
-        claim_name, _, nonce = key.partition("/")[2].rpartition(".")
-        if is_fresh(store.age(key), lease_timeout):
+        parsed = parse_key(key)
+        if parsed is None or parsed.address is None or leases.fresh(store.age(key)):
             continue
-        claim_key = f"claims/{claim_name}"
-        if store.read(claim_key) is not None:
-            claim = load_record(store, claim_key, CLAIM)
+        claimed = claim_key(parsed.address)
+        if store.read(claimed) is not None:
+            claim = load_record(store, claimed, CLAIM)
+            nonce = parsed.name.partition(".")[0]  # without the marker's generation
             if not isinstance(claim, Claim) or claim.nonce == nonce or claim.broke == key:
                 continue  # in use, or unreadable: kept
         found.append(key)
@@ -139,33 +151,10 @@ def _spent_markers(store: Store, records: dict[str, dict[str, Entry]],
 
 
 def delete_records(store: Store, keys: list[str]) -> None:
-    """Delete the keys: in batches of 1,000 per request on an fsspec store (S3's DeleteObjects),
-    one at a time elsewhere; on a local folder, then remove the emptied folders under the
-    location (peers make them again as they write)."""
-    if not keys:
-        return
-    store = store.backing  # deleting needs no signatures
-    if isinstance(store, FsspecStore):
-        root = store.root
-        try:
-            store.fs.rm([f"{root}/{key}" for key in keys])
-        except FileNotFoundError:
-            pass  # deleted meanwhile
-    else:
-        for key in keys:
-            store.discard(key)
-    if isinstance(store, LocalFolderStore):
-        for kind in sorted({key.partition("/")[0] for key in keys}):
-            _remove_empty_folders(os.path.join(store.location, kind))
-        _remove_empty_folders(os.path.join(store.location, ".tmp"))  # the writers' temp files
-
-
-def _remove_empty_folders(top: str) -> None:
-    for directory, _, _ in os.walk(top, topdown=False):
-        try:
-            os.rmdir(directory)
-        except OSError:
-            pass  # not empty: a record, or one a peer just wrote
+    """Delete the keys by the store's bulk delete (on S3 1,000 a request; on a local folder
+    the folders it empties go too: peers make them again as they write)."""
+    if keys:
+        store.backing.delete_many(keys)  # deleting needs no signatures
 
 
 def _describe(plan: Plan) -> list[str]:

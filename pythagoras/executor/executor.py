@@ -17,6 +17,7 @@ from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
 from ..records.frames import MISSING
+from ..records.keys import result_key
 from ..storage.location import resolve_location
 from ..storage.plugins import open_store, plugin_manager
 from ..storage.signed import resolve_secret
@@ -243,7 +244,7 @@ class PythagorasExecutor(Executor):
             with self._lock:
                 self._outstanding.discard(future)
             if call.unique:  # a unique call's records are never read again
-                self._peer.swarm.store.delete(call.address.result_key)
+                self._peer.swarm.store.delete(result_key(call.address))
                 self._peer.swarm.clear_failure(call.address)
 
         return settled

@@ -11,8 +11,8 @@ __all__ = ["CallAddress"]
 class CallAddress:
     """Where a call's result lives. Equal calls on any machine have equal addresses.
 
-    Keys are sharded by the arguments' hash, so a function with a million memoized calls keeps
-    about 3,900 entries per directory (``docs/protocol.md``, "Keys").
+    The keys of its records are made from it by :mod:`pythagoras.records.keys`
+    (``docs/protocol.md``, "Addresses and keys").
     """
 
     function: str  # 32 hex digits: the function's identity
@@ -21,10 +21,6 @@ class CallAddress:
     @classmethod
     def of(cls, function_id: bytes, arguments_hash: bytes) -> CallAddress:
         return cls(function_id.hex(), arguments_hash.hex())
-
-    @property
-    def result_key(self) -> str:
-        return f"results/{self.function}/{self.arguments[:2]}/{self.arguments}"
 
     def __str__(self) -> str:
         return f"{self.function}/{self.arguments}"

@@ -23,6 +23,7 @@ from typing import Any, Final
 from ..errors import CorruptRecord
 from ..identity.address import CallAddress
 from ..records.frames import frame, report_corrupt, unframe
+from ..records.keys import address_of, metadata_key, metadata_prefix, result_key, results_prefix
 from ..records.results import ResultCache
 from ..storage.base import Store
 from ..storage.plugins import open_store
@@ -30,13 +31,6 @@ from ..storage.plugins import open_store
 __all__ = ["METADATA", "Shelf", "StoredCall", "metadata_key"]
 
 METADATA: Final = b"M"
-_RESULTS = "results/"
-_METADATA = "metadata/"
-
-
-def metadata_key(address: CallAddress) -> str:
-    """Where Memory keeps the metadata of the call: the result's key under ``metadata/``."""
-    return _METADATA + address.result_key[len(_RESULTS):]
 
 
 @dataclass(frozen=True)
@@ -74,7 +68,7 @@ class Shelf:
 
     def holds(self, address: CallAddress) -> bool:
         """True if a result record exists (not read: a shelved result loads it when asked)."""
-        return self.store.exists(address.result_key)
+        return self.store.exists(result_key(address))
 
     def contains(self, address: CallAddress) -> bool:
         """True if an intact result record exists (read and checked, not loaded)."""
@@ -96,7 +90,7 @@ class Shelf:
     def metadata(self, address: CallAddress) -> dict[str, Any] | None:
         """joblib's metadata of the stored call (``time``, and ``duration`` where Memory computed
         it), or None if no result is stored."""
-        age = self.store.age(address.result_key)
+        age = self.store.age(result_key(address))
         if age is None:
             return None
         found: dict[str, Any] = {"time": time.time() - age}
@@ -114,24 +108,23 @@ class Shelf:
     def forget(self, address: CallAddress) -> bool:
         """Delete the call's result and metadata; True if there was a result."""
         self.store.delete(metadata_key(address))
-        return self.store.delete(address.result_key)
+        return self.store.delete(result_key(address))
 
     # -- many calls ------------------------------------------------------------------------
 
     def calls(self, function: str | None = None) -> Iterator[CallAddress]:
         """The address of every stored result (of one function identity, if given)."""
-        prefix = _RESULTS if function is None else f"{_RESULTS}{function}/"
-        for key in self.store.list(prefix):
-            parts = key.split("/")
-            if len(parts) == 4:
-                yield CallAddress(parts[1], parts[3])
+        for key in self.store.list(results_prefix(function)):
+            address = address_of(key)
+            if address is not None:
+                yield address
 
     def weigh(self) -> list[StoredCall]:
         """Every stored call with its size and age; one that vanishes meanwhile is left out."""
         weighed = []
         for address in self.calls():
-            age = self.store.age(address.result_key)
-            size = self.store.size(address.result_key)
+            age = self.store.age(result_key(address))
+            size = self.store.size(result_key(address))
             if age is None or size is None:
                 continue
             weighed.append(StoredCall(address, size + (self.store.size(metadata_key(address)) or 0), age))
@@ -140,14 +133,14 @@ class Shelf:
     def forget_function(self, function: str) -> int:
         """Delete every result (and metadata) of one function identity; how many results."""
         removed = sum(self.forget(address) for address in list(self.calls(function)))
-        for key in list(self.store.list(f"{_METADATA}{function}/")):  # metadata left without a result
+        for key in list(self.store.list(metadata_prefix(function))):  # metadata left without a result
             self.store.delete(key)
         return removed
 
     def forget_all(self) -> int:
         """Delete every result and every metadata record on the store; how many results."""
         removed = sum(self.forget(address) for address in list(self.calls()))
-        for key in list(self.store.list(_METADATA)):
+        for key in list(self.store.list(metadata_prefix())):
             self.store.delete(key)
         return removed
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 from ..identity.address import CallAddress
 from ..storage.base import Store
 from .frames import MISSING, Pickled, dump_value, frame, read_record
+from .keys import result_key
 
 __all__ = ["MISSING", "ResultCache"]
 
@@ -26,11 +27,11 @@ class ResultCache:
 
     def lookup(self, address: CallAddress) -> Any:
         """The stored value of the call, or :data:`MISSING`; a corrupt record counts as missing."""
-        return read_record(self.store, address.result_key, RESULT)
+        return read_record(self.store, result_key(address), RESULT)
 
     def contains(self, address: CallAddress) -> bool:
         """True if an intact result is stored (checked, not loaded)."""
-        return read_record(self.store, address.result_key, RESULT, load=False) is not MISSING
+        return read_record(self.store, result_key(address), RESULT, load=False) is not MISSING
 
     def publish(self, address: CallAddress, value: Any) -> None:
         """Store the value of the call, atomically: created where absent (on a local folder, a
@@ -38,10 +39,10 @@ class ResultCache:
         an existing record is kept if it is intact, replaced if it is corrupt. ``value`` may
         come :class:`~pythagoras.records.frames.Pickled` already."""
         record = frame(RESULT, value.data if isinstance(value, Pickled) else dump_value(value))
-        if not self.store.create(address.result_key, record) and not self.contains(address):
-            self.store.write(address.result_key, record)
+        if not self.store.create(result_key(address), record) and not self.contains(address):
+            self.store.write(result_key(address), record)
 
     def replace(self, address: CallAddress, value: Any) -> None:
         """Store the value of the call over any record there, atomically: for a record its
         reader declared expired (joblib's ``cache_validation_callback``) or could not load."""
-        self.store.write(address.result_key, frame(RESULT, dump_value(value)))
+        self.store.write(result_key(address), frame(RESULT, dump_value(value)))

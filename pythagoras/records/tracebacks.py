@@ -50,8 +50,7 @@ class Origins:
     """Where each code object that travels by value came from: its file and its source lines.
 
     Plain data, so it pickles by itself. Code nested in a function (a lambda, a comprehension)
-    shares the function's ``Origin`` tuple, and pickle stores a shared tuple once.
-    """
+    shares the function's ``Origin`` tuple, and pickle stores a shared tuple once."""
 
     codes: dict[CodeKey, Origin] = field(default_factory=dict)
 
@@ -291,8 +290,7 @@ def origins(func: object) -> Origins:
     """Where the code sent by value with ``func`` came from; cached per code object, never raises.
 
     The cached table is checked against the globals and closure it was built from, so redefining
-    a helper in a notebook cell gives a new table, while a hit costs a few dict lookups.
-    """
+    a helper in a notebook cell gives a new table, while a hit costs a few dict lookups."""
     root = _wrapped(func) or func
     if not isinstance(root, FunctionType):
         return _walk(root).table

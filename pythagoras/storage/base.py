@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
-__all__ = ["Store", "check_key", "check_prefix", "is_debris"]
+__all__ = ["Store", "StoredKey", "check_key", "check_prefix", "is_debris"]
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
 _KEY = re.compile(rf"{_PART}(?:/{_PART})*")
@@ -45,6 +46,15 @@ def is_debris(name: str) -> bool:
     # pythagoras writes no other characters; a space or a parenthesis is a sync service's
     # copy ("name (1).ext", "name (conflicted copy).ext").
     return _NAME.fullmatch(name) is None
+
+
+class StoredKey(NamedTuple):
+    """A key as :meth:`Store.scan` finds it: its size in bytes and its age in seconds, by the
+    store's clock, at the time of the scan."""
+
+    key: str
+    size: int
+    age: float
 
 
 class Store(ABC):
@@ -108,6 +118,15 @@ class Store(ABC):
         """
         self.delete(key)
 
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove every key of ``keys`` that is there (one that is not is passed over).
+
+        Derived here from :meth:`discard`, one key at a time; an object store deletes a
+        thousand keys a request, and a local folder also removes the folders it emptied.
+        """
+        for key in keys:
+            self.discard(key)
+
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
         """Every key that starts with ``prefix``, debris excluded, in no particular order."""
@@ -115,6 +134,22 @@ class Store(ABC):
     @abstractmethod
     def age(self, key: str) -> float | None:
         """Seconds since ``key`` was last written, by the store's clock, or None if absent."""
+
+    def scan(self, prefix: str = "") -> Iterator[StoredKey]:
+        """Every key that starts with ``prefix``, as :meth:`list` gives them, with its size
+        and age; a key deleted while it is scanned is left out.
+
+        Derived here from :meth:`list`, :meth:`size` and :meth:`age`, two questions a key; a
+        folder's listing or an object store's gives both with the names, and those stores
+        override it. For what weighs or dates many records (``pythagoras status``)."""
+        return self._weigh(self.list(prefix))  # listed now: a bad prefix fails at the call
+
+    def _weigh(self, keys: Iterator[str]) -> Iterator[StoredKey]:
+        for key in keys:
+            size = self.size(key)
+            age = self.age(key)
+            if size is not None and age is not None:
+                yield StoredKey(key, size, age)
 
     def exists(self, key: str) -> bool:
         """True if ``key`` holds bytes."""

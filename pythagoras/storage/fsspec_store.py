@@ -24,13 +24,13 @@ import builtins
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from ..errors import StoreError
-from .base import Store, check_key, check_prefix, is_debris
+from .base import Store, StoredKey, check_key, check_prefix, is_debris
 from .hookspecs import hookimpl
 from .unique import unique_hex
 
@@ -179,43 +179,73 @@ class FsspecStore(Store):
         except FileNotFoundError:
             pass
 
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """One ``rm`` of every key: on S3, one DeleteObjects request per 1,000 keys."""
+        paths = [self._path(key) for key in keys]
+        if not paths:
+            return
+        try:
+            with _translated(self, "delete", paths[0]):
+                self.fs.rm(paths)
+        except FileNotFoundError:  # a backend that refuses a list with an absent path in it
+            for path in paths:
+                self.discard(path[len(self._root) + 1:])
+
     # -- listing -----------------------------------------------------------------------------
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)
+        return iter([key for key, _, _ in self._listing(prefix)])
+
+    def scan(self, prefix: str = "") -> Iterator[StoredKey]:
+        """One listing, with each object's size and date: no request per key."""
+        check_prefix(prefix)
+        found = self._listing(prefix)
+        now = time.time() + self._clock_skew() if found else 0.0
+        scanned = []
+        for key, size, modified in found:
+            age = self.age(key) if modified is None else max(0.0, now - modified)
+            if age is not None:
+                scanned.append(StoredKey(key, size, age))
+        return iter(scanned)
+
+    def _listing(self, prefix: str) -> builtins.list[tuple[str, int, float | None]]:
+        """(key, size, date) of every object under ``prefix``, debris excluded."""
         try:
             with _translated(self, "list", prefix):
                 if self._s3:
-                    paths = self._list_s3(prefix)
+                    objects = self._list_s3(prefix)
                 else:
                     head = prefix.rpartition("/")[0]
-                    paths = self.fs.find(f"{self._root}/{head}" if head else self._root)
+                    infos = self.fs.find(f"{self._root}/{head}" if head else self._root,
+                                         detail=True)
+                    objects = [(path, int(info.get("size") or 0), modified_time(info))
+                               for path, info in infos.items()
+                               if info.get("type", "file") == "file"]
         except FileNotFoundError:
-            return iter(())
+            return []
         start = len(self._root) + 1
-        keys = []
-        for path in paths:
-            key = path[start:]
-            if key.startswith(prefix) and path.startswith(self._root + "/") \
-                    and not is_debris(key.rpartition("/")[2]):
-                keys.append(key)
-        return iter(keys)
+        return [(path[start:], size, modified) for path, size, modified in objects
+                if path[start:].startswith(prefix) and path.startswith(self._root + "/")
+                and not is_debris(path.rpartition("/")[2])]
 
-    def _list_s3(self, prefix: str) -> builtins.list[str]:
-        """ListObjectsV2 of ``<root>/<prefix>``, page by page: one request per 1,000 keys.
+    def _list_s3(self, prefix: str) -> builtins.list[tuple[str, int, float | None]]:
+        """ListObjectsV2 of ``<root>/<prefix>``, page by page: one request per 1,000 keys,
+        each object with its size and date.
 
         (s3fs's ``find`` also asks whether an empty prefix is an object or a folder: two more
         requests on every idle poll.)
         """
         bucket, _, root_key = self._root.partition("/")
         full = f"{root_key}/{prefix}" if root_key else prefix
-        paths: builtins.list[str] = []
+        objects: builtins.list[tuple[str, int, float | None]] = []
         token: dict[str, str] = {}
         while True:
             page = self.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=full, **token)
-            paths.extend(f"{bucket}/{item['Key']}" for item in page.get("Contents", ()))
+            objects.extend((f"{bucket}/{item['Key']}", int(item.get("Size") or 0),
+                            modified_time(item)) for item in page.get("Contents", ()))
             if not page.get("IsTruncated"):
-                return paths
+                return objects
             token = {"ContinuationToken": page["NextContinuationToken"]}
 
     # -- metadata ----------------------------------------------------------------------------

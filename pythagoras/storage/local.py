@@ -16,11 +16,11 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
-from .base import Store, check_key, check_prefix, is_debris
+from .base import Store, StoredKey, check_key, check_prefix, is_debris
 from .hookspecs import hookimpl
 from .unique import unique_hex
 
@@ -185,6 +185,62 @@ class LocalFolderStore(Store):
                 return False
             raise
 
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete the keys, then the folders that are left empty under their top folders and
+        the temp folder (writers make them again). A key under a folder of the root that is a
+        link is passed over: nothing is deleted through a link, out of the folder."""
+        inside: dict[str, bool] = {}  # a key's folder -> every part of it is a real folder
+        tops = set()
+        for key in keys:
+            head = check_key(key).rpartition("/")[0]
+            if head not in inside:
+                inside[head] = self._real_folder(head) is not None
+            if inside[head]:
+                self.delete(key)  # unlink: a link at the key is removed, its target is not
+                tops.add(key.partition("/")[0])
+        for top in sorted(tops) + [".tmp"]:
+            if self._real_folder(top) is not None:
+                _remove_empty_folders(self._root + top)
+
+    def _real_folder(self, head: str) -> str | None:
+        """The path of the folder ``head`` ('a/b') names if each of its parts is a folder of
+        the root, not a link to one elsewhere; None otherwise (or if it does not exist)."""
+        path = self._root.rstrip(os.sep)
+        for part in head.split("/") if head else ():
+            path = os.path.join(path, part)
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    return None
+            except OSError:
+                return None
+        return path
+
+    def scan(self, prefix: str = "") -> Iterator[StoredKey]:
+        """The keys under ``prefix`` with their sizes and ages, one ``scandir`` a folder: only
+        regular files, and only in real folders of the root (no link is followed out of it)."""
+        check_prefix(prefix)
+        head, _, tail = prefix.rpartition("/")
+        start = self._real_folder(head)
+        return iter(()) if start is None else self._scan(start, head + "/" if head else "", tail)
+
+    def _scan(self, directory: str, base: str, tail: str) -> Iterator[StoredKey]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            name = entry.name
+            if not name.startswith(tail) or is_debris(name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted since the folder was read
+            if stat.S_ISDIR(st.st_mode):
+                yield from self._scan(entry.path, base + name + "/", "")
+            elif stat.S_ISREG(st.st_mode):
+                yield StoredKey(base + name, st.st_size, max(0.0, time.time() - st.st_mtime))
+
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)  # here, not in the generator, so that a bad prefix fails at the call
         return self._list(prefix)
@@ -241,6 +297,14 @@ else:  # Windows
         chunk = os.read(fd, len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def _remove_empty_folders(top: str) -> None:
+    for directory, _, _ in os.walk(top, topdown=False):  # links to folders are not walked
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass  # not empty: a record, or one a peer just wrote
 
 
 def _unlink_quietly(path: str) -> None:

@@ -19,13 +19,20 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .base import Store
+from .base import Store, StoredKey
 from .unique import unique_hex
 
-__all__ = ["QUARANTINE", "SECRET_FILE_VAR", "SECRET_VAR", "SignedStore", "resolve_secret"]
+__all__ = [
+    "QUARANTINE",
+    "SECRET_FILE_VAR",
+    "SECRET_VAR",
+    "SignedStore",
+    "quarantine_key",
+    "resolve_secret",
+]
 
 log = logging.getLogger("pythagoras")
 
@@ -37,6 +44,12 @@ _MAC_SIZE = hashlib.sha256().digest_size
 _TRAILER = len(_MAGIC) + _MAC_SIZE
 
 Secret = str | bytes | os.PathLike[str]
+
+
+def quarantine_key(key: str, tag: str) -> str:
+    """Where a refused record under ``key`` is kept aside, ``tag`` making the name unique.
+    The one key of the layout made below :mod:`pythagoras.records.keys`, which re-exports it."""
+    return f"{QUARANTINE}{key}.{tag}"
 
 
 def resolve_secret(secret: Secret | None = None) -> bytes | None:
@@ -112,7 +125,7 @@ class SignedStore(Store):
 
     def _quarantine(self, key: str, data: bytes | bytearray) -> None:
         """Move a record that is not ours aside: kept for a human to look at, never loaded."""
-        aside = f"{QUARANTINE}{key}.{unique_hex(16)}"
+        aside = quarantine_key(key, unique_hex(16))
         try:
             self.inner.write(aside, bytes(data))
             self.inner.discard(key)
@@ -137,11 +150,18 @@ class SignedStore(Store):
     def discard(self, key: str) -> None:
         self.inner.discard(key)
 
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self.inner.delete_many(keys)
+
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.inner.list(prefix)
 
     def age(self, key: str) -> float | None:
         return self.inner.age(key)
+
+    def scan(self, prefix: str = "") -> Iterator[StoredKey]:
+        for key, size, age in self.inner.scan(prefix):
+            yield StoredKey(key, max(0, size - _TRAILER), age)
 
     def exists(self, key: str) -> bool:
         # Read, not stat: a forged record must not count as a result (a peer would retire the

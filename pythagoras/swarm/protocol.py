@@ -40,6 +40,7 @@ from typing import Any, Final
 from ..errors import PeersDied, RemoteError, StoreError
 from ..identity.address import CallAddress
 from ..records.frames import dump_value
+from ..records.keys import BATCH_FUNCTION, failure_key
 from ..storage.unique import unique_hex
 from .worker import context_of, process_is_gone
 
@@ -52,8 +53,12 @@ __all__ = [
     "PreparedRequest",
     "Request",
     "ValueRef",
+    "clock_skew",
     "failure_key",
+    "is_fresh",
+    "lease_holds",
     "new_peer_id",
+    "on_this_host",
     "run_call",
     "run_calls",
 ]
@@ -66,7 +71,6 @@ VALUE: Final = b"V"
 PEER: Final = b"P"
 
 LARGE_ARGUMENT: Final = 64 * 1024  # pickled bytes above which an argument is stored on its own
-BATCH_FUNCTION: Final = "0" * 32  # the function part of a batch request's address
 
 
 _HOST: Final = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
@@ -100,6 +104,37 @@ def holder_is_gone(peer: str) -> bool:
         return False
     pid = int(parts[1])
     return pid != os.getpid() and process_is_gone(pid)
+
+
+def on_this_host(peer: str) -> bool:
+    """True if ``peer`` (an id made by :func:`new_peer_id`) runs on this machine."""
+    return peer.rsplit("-", 2)[0] == _HOST
+
+
+# -- the lease rule ----------------------------------------------------------------------------
+
+
+def is_fresh(age: float | None, lease_timeout: float, skew: float = 0.0) -> bool:
+    """The lease rule: a claim, a break marker or a peer's heartbeat holds while its age by
+    the store's clock, less how far this machine's clock runs ahead of the store's (``skew``,
+    :func:`clock_skew`), is at most ``lease_timeout``. An absent record (None) holds nothing."""
+    return age is not None and age - skew <= lease_timeout
+
+
+def lease_holds(age: float | None, holder: str | None, lease_timeout: float,
+                skew: float = 0.0) -> bool:
+    """:func:`is_fresh`, unless the ``holder`` is a process of this machine that is gone: a run
+    killed and started again need not wait out its own old leases."""
+    return is_fresh(age, lease_timeout, skew) and (holder is None or not holder_is_gone(holder))
+
+
+def clock_skew(store_age: float, written: float, now: float) -> float:
+    """How far this machine's clock runs ahead of the store's, from a record this machine
+    wrote at ``written`` (by its clock) that the store says is ``store_age`` old at ``now``.
+
+    Never below zero, as a store's ages are not: a clock behind the store's makes leases look
+    younger, so it breaks them late, never early (``docs/protocol.md``, "Clocks")."""
+    return max(0.0, store_age - (now - written))
 
 
 @dataclass(frozen=True)
@@ -270,16 +305,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return f"\n\nraised on peer {self.peer}:\n\"\"\"\n{self.text}\"\"\""
-
-
-def call_keys(address: CallAddress) -> tuple[str, str]:
-    """The keys of the call's request and of its claim."""
-    flat = f"{address.function}.{address.arguments}"
-    return f"requests/{address.arguments[0]}/{flat}", f"claims/{flat}"
-
-
-def failure_key(address: CallAddress) -> str:
-    return f"failures/{address.function}/{address.arguments[:2]}/{address.arguments}"
 
 
 def run_calls(calls: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> list[tuple[bool, Any, str]]:

@@ -1,65 +1,61 @@
 """The swarm protocol's operations on one store: what peers do with its records.
 
-The records and their keys are defined in :mod:`pythagoras.swarm.protocol`; this module implements
-the transitions between them (submit, claim, renew, break, settle, announce), as
-``docs/protocol.md`` ("The swarm") describes them.
+The records are defined in :mod:`pythagoras.swarm.protocol`, their keys in
+:mod:`pythagoras.records.keys`; this module implements the transitions between them (submit,
+claim, renew, break, settle, announce), as ``docs/protocol.md`` ("The swarm") describes them,
+with requests written and read by :mod:`~pythagoras.swarm.requests` and functions by
+:mod:`~pythagoras.swarm.function_table`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
-import xxhash
-
-from ..errors import ArgumentTooLarge, UnhashableArgument, UnloadableResult
+from ..errors import UnloadableResult
 from ..identity.address import CallAddress
-from ..identity.values import hash_value
-from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
-from ..records.functions import (
-    function_portable,
-    function_python,
-    function_record,
-    load_function_record,
+from ..records.frames import MISSING, dump_value, frame, read_record
+from ..records.keys import (
+    REQUEST_BUCKETS,
+    address_of,
+    break_key,
+    claim_key,
+    failure_key,
+    kind_prefix,
+    peer_key,
+    request_bucket,
+    request_key,
 )
 from ..records.portable import PYTHON
 from ..records.results import ResultCache
-from ..records.tracebacks import Origins, origins
+from ..records.tracebacks import Origins
 from ..storage.base import Store
 from ..storage.unique import unique_hex
+from .function_table import FunctionTable
 from .protocol import (
     BATCH_FUNCTION,
     CLAIM,
     FAILURE,
-    FUNCTION,
-    LARGE_ARGUMENT,
-    MAX_ARGUMENT_VAR,
     PEER,
     REQUEST,
-    VALUE,
     Call,
     Claim,
     Failure,
     Member,
     PreparedRequest,
     Request,
-    ValueRef,
-    call_keys,
-    failure_key,
-    holder_is_gone,
+    clock_skew,
     is_batch,
-    max_argument_bytes,
+    is_fresh,
+    lease_holds,
 )
+from .requests import Requests
 
 __all__ = ["Swarm"]
 
-BUCKETS: Final = "0123456789abcdef"
-_HEX32 = re.compile("[0-9a-f]{32}")
 #: A stale claim that cannot be read (empty, garbled): broken as a claim that never started.
 _UNREADABLE: Final = Claim(CallAddress(BATCH_FUNCTION, BATCH_FUNCTION), "an unknown peer",
                            nonce="unreadable")
@@ -74,10 +70,8 @@ class Swarm:
         self.lease_timeout = lease_timeout
         self.max_attempts = max_attempts
         self.skew = 0.0  # how far this machine's clock runs ahead of the store's, in seconds
-        self._functions: dict[str, Any] = {}
-        self._published: set[str] = set()
-        self._values: dict[str, Any] = {}
-        self._origins: dict[str, Origins] = {}  # by function id
+        self.functions = FunctionTable(store)
+        self.requests = Requests(store, self.functions)
         self._written: dict[str, float] = {}  # claim nonce -> when this peer last wrote it
 
     # -- records ---------------------------------------------------------------------------
@@ -104,45 +98,19 @@ class Swarm:
     # -- submitting ------------------------------------------------------------------------
 
     def _publish_function(self, function_id: str, func: Any, payload: bytes) -> None:
-        """Store the function by value (cloudpickle), with the origins of its code (so that a
-        traceback on another peer names its files and lines), once per function and process."""
-        key = f"functions/{function_id}"
-        record = frame(FUNCTION, payload)
-        # Kept if it is there and intact; a truncated or garbled one (a sync service, a crash)
-        # is replaced, or no peer could ever run the function's calls.
-        if not self.store.create(key, record) and \
-                read_record(self.store, key, FUNCTION, load=False) is MISSING:
-            self.store.write(key, record)
-        self._published.add(function_id)
-        self._functions.setdefault(function_id, func)
+        self.functions.publish(function_id, func, payload)  # tests publish directly
 
     def load_function(self, function_id: str) -> Any:
         """The function of a request; raises if it cannot be loaded here (a missing module)."""
-        func = self._functions.get(function_id)
-        if func is None:
-            record = self._read(f"functions/{function_id}", FUNCTION)
-            if record is None:
-                raise LookupError(f"function {function_id} is not in the store")
-            func, origins = load_function_record(record)
-            if origins is not None:
-                self._origins[function_id] = origins
-            self._functions[function_id] = func
-        return func
+        return self.functions.load(function_id)
 
     def python_of(self, function_id: str) -> str | None:
         """The Python version that sent the function (None: unknown, or a record of before)."""
-        return function_python(self._read(f"functions/{function_id}", FUNCTION))
+        return self.functions.python_of(function_id)
 
     def origins(self, calls: Sequence[Call]) -> Origins | None:
-        """Where the code of the calls' functions came from, for their tracebacks: from the
-        function itself where this process has its source, else from its function record."""
-        tables = []
-        for function_id, func in {call.address.function: call.func for call in calls}.items():
-            table = self._origins.get(function_id)
-            if table is None:
-                table = self._origins[function_id] = origins(func)
-            tables.append(table)
-        return tables[0].merge(*tables[1:]) if tables else None
+        """Where the code of the calls' functions came from, for their tracebacks."""
+        return self.functions.origins(calls)
 
     def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
                kwargs: dict[str, Any], submitter: str) -> str:
@@ -150,84 +118,16 @@ class Swarm:
         return self.publish(self.prepare([Call(address, func, name, args, kwargs)], submitter))
 
     def prepare(self, calls: Sequence[Call], submitter: str) -> PreparedRequest:
-        """Serialize a request for one call, or a batch request for several, writing nothing.
-
-        A function or an argument that cannot be pickled raises :class:`UnhashableArgument`
-        (a TypeError) here. Equal batches (the same calls in the same order) share one key.
-        """
-        values: dict[str, bytes] = {}
-        functions: dict[str, tuple[Any, bytes]] = {}
-        members: list[Member] = []
-        call = calls[0]
-        limit = max_argument_bytes()
-        try:
-            for call in calls:
-                fid = call.address.function
-                if fid not in self._published and fid not in functions:
-                    functions[fid] = (call.func, function_record(call.func))
-                members.append(Member(
-                    call.address, call.name,
-                    tuple(self._reference_if_large(v, values, limit) for v in call.args),
-                    {k: self._reference_if_large(v, values, limit) for k, v in call.kwargs.items()}))
-            if len(members) == 1:
-                one = members[0]
-                request = Request(one.address, one.name, one.args, one.kwargs, submitter)
-            else:
-                digest = xxhash.xxh3_128_hexdigest(
-                    "".join(m.address.function + m.address.arguments for m in members).encode())
-                request = Request(CallAddress(BATCH_FUNCTION, digest), f"a batch of {len(members)}",
-                                  (), {}, submitter, tuple(members))
-            payload = dump_value(request)
-        except ArgumentTooLarge:
-            raise
-        except Exception as e:
-            raise UnhashableArgument(
-                f"the call of {call.name} cannot be sent to the swarm: {e}. Functions and arguments "
-                "must be picklable (cloudpickle): pass plain data, not locks, files or generators"
-            ) from e
-        return PreparedRequest(request.address, list(calls), functions, values, payload)
+        """Serialize a request for one call, or a batch request for several, writing nothing."""
+        return self.requests.prepare(calls, submitter)
 
     def publish(self, prepared: PreparedRequest) -> str:
         """Write a prepared request (its functions and large arguments first); its key."""
-        for function_id, (func, payload) in prepared.functions.items():
-            self._publish_function(function_id, func, payload)
-        for key, payload in prepared.values.items():
-            # Content-addressed: a record of the right size is this value; one of another size
-            # (absent, truncated) is written again. Checked by size: values are large to read.
-            if self.store.size(key) != HEADER_SIZE + len(payload):
-                self.store.write(key, frame(VALUE, payload))
-        key = call_keys(prepared.address)[0]
-        record = frame(REQUEST, prepared.request)
-        # An equal request may be pending already; one that cannot be read is replaced.
-        if not self.store.create(key, record) and read_record(self.store, key, REQUEST, load=False) is MISSING:
-            self.store.write(key, record)
-        return key
-
-    @staticmethod
-    def _reference_if_large(value: Any, values: dict[str, bytes], limit: int) -> Any:
-        payload = dump_value(value)
-        if len(payload) > limit:
-            raise ArgumentTooLarge(
-                f"an argument of {type(value).__name__} is {len(payload):,} bytes pickled, over the "
-                f"swarm's limit of {limit:,}: pass a path or a URL the function reads instead, or "
-                f"raise the limit with ${MAX_ARGUMENT_VAR}")
-        if len(payload) <= LARGE_ARGUMENT:
-            return value
-        digest = hash_value(value).hex()
-        key = f"values/{digest[:2]}/{digest}"
-        values[key] = payload
-        return ValueRef(key)
+        return self.requests.publish(prepared)
 
     def load_request(self, key: str) -> Request | None:
         """The request under ``key``, with its large arguments loaded."""
-        request: Request | None = self._read(key, REQUEST)
-        if request is not None:
-            request.args = tuple(self._resolve(v) for v in request.args)
-            request.kwargs = {k: self._resolve(v) for k, v in request.kwargs.items()}
-            for member in request.members:
-                member.args = tuple(self._resolve(v) for v in member.args)
-                member.kwargs = {k: self._resolve(v) for k, v in member.kwargs.items()}
-        return request
+        return self.requests.load(key)
 
     def pending_calls(self, request: Request,
                       unloadable: list[tuple[Member, BaseException]] | None = None) -> list[Call]:
@@ -250,16 +150,6 @@ class Swarm:
             pending.append(Call(member.address, func, member.name, member.args, member.kwargs))
         return pending
 
-    def _resolve(self, value: Any) -> Any:
-        if not isinstance(value, ValueRef):
-            return value
-        if value.key not in self._values:
-            loaded = self._read(value.key, VALUE)
-            if loaded is None:
-                raise LookupError(f"argument {value.key} is missing from the store")
-            self._values[value.key] = loaded
-        return self._values[value.key]
-
     # -- picking and claiming --------------------------------------------------------------
 
     def candidates(self) -> list[str]:
@@ -270,11 +160,11 @@ class Swarm:
         where an empty listing costs a round trip, one listing of every pending request.
         """
         if self.store.remote:
-            keys = list(self.store.list("requests/"))
+            keys = list(self.store.list(kind_prefix("requests")))
             random.shuffle(keys)
             return keys
-        for bucket in random.sample(BUCKETS, len(BUCKETS)):
-            keys = list(self.store.list(f"requests/{bucket}/"))
+        for bucket in random.sample(REQUEST_BUCKETS, len(REQUEST_BUCKETS)):
+            keys = list(self.store.list(request_bucket(bucket)))
             if keys:
                 random.shuffle(keys)
                 return keys
@@ -282,33 +172,29 @@ class Swarm:
 
     @staticmethod
     def address_of(request_key: str) -> CallAddress | None:
-        """The address a request key names; None for a name pythagoras did not write (a sync
-        service's renamed copy, such as OneDrive's ``name-HOST.ext``)."""
-        function, _, arguments = request_key.rpartition("/")[2].partition(".")
-        if _HEX32.fullmatch(function) is None or _HEX32.fullmatch(arguments) is None:
-            return None
-        return CallAddress(function, arguments)
+        """The address a request key names; None for a name pythagoras did not write."""
+        return address_of(request_key)
 
     @staticmethod
     def request_key(address: CallAddress) -> str:
         """The key of the request for the call (or batch) at ``address``."""
-        return call_keys(address)[0]
+        return request_key(address)
 
     def claim(self, address: CallAddress, peer: str, *, started: bool = False) -> Claim | None:
         """Take the call's lease, breaking a stale one; None if another peer holds it.
         ``started``: the caller runs the call at once, in its own thread."""
-        claim_key = call_keys(address)[1]
+        key = claim_key(address)
         claim = Claim(address, peer, started=started)
-        if self._write_claim(claim_key, claim, create=True):
+        if self._write_claim(key, claim, create=True):
             return claim
-        stale = self._stale_claim(claim_key)
+        stale = self._stale_claim(key)
         if stale is None:
             return None
         nonce = stale.nonce if stale is not _UNREADABLE else "unreadable"
-        marker = self._break_marker(f"breaks/{claim_key.partition('/')[2]}.{nonce}", peer)
+        marker = self._break_marker(address, nonce, peer)
         if marker is None:
             return None  # another peer broke this lease first
-        current: Claim | None = self._read(claim_key, CLAIM)
+        current: Claim | None = self._read(key, CLAIM)
         if current is not None and current.nonce != nonce:
             return None  # renewed or re-claimed meanwhile
         # Only a run that started is charged: a holder that died before its worker began the
@@ -318,10 +204,9 @@ class Swarm:
             self._give_up(address, Failure(
                 "peers_died", "PeersDied",
                 f"the peers running {self._name_of(address)} died {attempt - 1} times while "
-                f"running it (last: "
-                f"{stale.peer}); it may crash its interpreter or exhaust memory. Clear the "
-                "failure to try again", "", stale.peer, attempt - 1))
-            self.store.discard(claim_key)
+                f"running it (last: {stale.peer}); it may crash its interpreter or exhaust "
+                "memory. Clear the failure to try again", "", stale.peer, attempt - 1))
+            self.store.discard(key)
             self.store.discard(marker)
             if stale.broke is not None:
                 self.store.discard(stale.broke)  # the dead breaker's own marker
@@ -329,47 +214,49 @@ class Swarm:
         # Replace the stale claim in one atomic write: were it deleted first, another peer could
         # create a fresh claim in the gap and the count of attempts would start again.
         claim = Claim(address, peer, attempt, broke=marker, started=started)
-        self._write_claim(claim_key, claim)
+        self._write_claim(key, claim)
         if stale.broke is not None:
             self.store.discard(stale.broke)  # a breaker that died too: its marker is spent
         return claim
 
-    def _stale_claim(self, claim_key: str) -> Claim | None:
-        """The claim under ``claim_key`` if it may be broken (its lease lapsed, or its holder
-        is a process of this machine that is gone), :data:`_UNREADABLE` for a stale claim that
+    def _fresh(self, age: float | None) -> bool:
+        """The lease rule (:func:`pythagoras.swarm.protocol.is_fresh`) by this peer's skew."""
+        return is_fresh(age, self.lease_timeout, self.skew)
+
+    def _stale_claim(self, key: str) -> Claim | None:
+        """The claim under ``key`` if it may be broken (its lease lapsed, or its holder is a
+        process of this machine that is gone), :data:`_UNREADABLE` for a stale claim that
         cannot be read (an empty one); None while it holds, or if it is gone."""
-        age = self.store.age(claim_key)
+        age = self.store.age(key)
         if age is None:
             return None
-        stale: Claim | None = self._read(claim_key, CLAIM)
-        if age - self.skew <= self.lease_timeout:
-            # A fresh lease is held, unless its holder is a process of this machine that is
-            # gone: a run killed and started again need not wait out its own old leases.
-            if stale is None or not holder_is_gone(stale.peer):
-                return None
+        stale: Claim | None = self._read(key, CLAIM)
+        holder = None if stale is None else stale.peer
+        if lease_holds(age, holder, self.lease_timeout, self.skew):
+            return None
         return _UNREADABLE if stale is None else stale
 
-    def _break_marker(self, name: str, peer: str) -> str | None:
-        """Create the marker that makes this peer the one to break a stale claim; None if
-        another peer holds it. A marker whose breaker died before replacing the claim (it is
-        older than a lease) is passed over: the next generation of the name is tried."""
+    def _break_marker(self, address: CallAddress, nonce: str, peer: str) -> str | None:
+        """Create the marker that makes this peer the one to break the stale claim with
+        ``nonce``; None if another peer holds it. A marker whose breaker died before replacing
+        the claim (it is older than a lease) is passed over: the next generation is tried."""
         for generation in range(8):
-            marker = name if generation == 0 else f"{name}.{generation}"
+            marker = break_key(address, nonce, generation)
             # Its bytes are unique to this breaker, so that a create retried on a store where
             # the first attempt landed unseen knows the marker for its own (FsspecStore._holds).
             if self.store.create(marker, f"{peer} {unique_hex()}".encode()):
                 if generation:
-                    self.store.discard(f"{name}.{generation - 1}" if generation > 1 else name)
+                    self.store.discard(break_key(address, nonce, generation - 1))
                 return marker
             age = self.store.age(marker)
-            if age is None or age - self.skew <= self.lease_timeout:
+            if age is None or self._fresh(age):
                 return None
         return None
 
     def _name_of(self, address: CallAddress) -> str:
         """The name of the call (or batch) at ``address``, from its request where one is left."""
         try:
-            request: Request | None = self._read(call_keys(address)[0], REQUEST)
+            request: Request | None = self._read(request_key(address), REQUEST)
         except Exception:  # its arguments cannot be loaded here: the name is not worth a failure
             request = None
         return request.name if request is not None else "this call"
@@ -379,7 +266,7 @@ class Swarm:
         if not is_batch(address):
             self.fail(address, None, failure)
             return
-        request: Request | None = self._read(call_keys(address)[0], REQUEST)
+        request: Request | None = self._read(request_key(address), REQUEST)
         for member in request.members if request is not None else ():
             if not self.finished(member.address):
                 self._write_failure(member.address, failure)
@@ -389,18 +276,18 @@ class Swarm:
         """The key and record of ``claim`` marked started, for its worker to write as it
         starts the run (:func:`pythagoras.swarm.worker.run_packed`)."""
         marked = dataclasses.replace(claim, started=True)
-        return call_keys(claim.address)[1], frame(CLAIM, dump_value(marked, plain=True))
+        return claim_key(claim.address), frame(CLAIM, dump_value(marked, plain=True))
 
     def renew(self, claim: Claim) -> bool:
         """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""
-        claim_key = call_keys(claim.address)[1]
-        current: Claim | None = self._read(claim_key, CLAIM)
+        key = claim_key(claim.address)
+        current: Claim | None = self._read(key, CLAIM)
         if current is None or current.nonce != claim.nonce:
             return False
-        age = self.store.age(claim_key)
-        if age is not None and age - self.skew > self.lease_timeout:
+        age = self.store.age(key)
+        if age is not None and not self._fresh(age):
             return False  # stale: another peer may be taking it over; do not fight for it
-        self._write_claim(claim_key, claim)
+        self._write_claim(key, claim)
         return True
 
     def record_attempt(self, claim: Claim) -> bool:
@@ -413,8 +300,7 @@ class Swarm:
 
     def claimed(self, address: CallAddress) -> bool:
         """True while another peer holds a fresh lease on the call."""
-        age = self.store.age(call_keys(address)[1])
-        return age is not None and age - self.skew <= self.lease_timeout
+        return self._fresh(self.store.age(claim_key(address)))
 
     def release(self, claim: Claim) -> None:
         """Give the call back to the swarm (this peer cannot run it, or has settled it).
@@ -422,14 +308,14 @@ class Swarm:
         The claim is read first, lest another peer's be deleted, unless this peer wrote it
         less than half a lease ago: nobody breaks a lease that young (a peer whose clock
         estimate is off by half a lease could, and the cost would be a duplicate run)."""
-        claim_key = call_keys(claim.address)[1]
+        key = claim_key(claim.address)
         written = self._written.pop(claim.nonce, None)
         if written is not None and time.monotonic() - written < self.lease_timeout / 2:
-            self.store.discard(claim_key)
+            self.store.discard(key)
             return
-        current: Claim | None = self._read(claim_key, CLAIM)
+        current: Claim | None = self._read(key, CLAIM)
         if current is not None and current.nonce == claim.nonce:
-            self.store.discard(claim_key)
+            self.store.discard(key)
 
     # -- finishing -------------------------------------------------------------------------
 
@@ -463,8 +349,7 @@ class Swarm:
             self.store.write(failure_key(address), record)  # a later failure replaces the last
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
-        request_key, claim_key = call_keys(address)
-        self.store.discard(request_key)
+        self.store.discard(request_key(address))
         if claim is not None:
             self.release(claim)
             if claim.broke is not None:
@@ -500,18 +385,18 @@ class Swarm:
 
     def announce(self, peer: str, info: dict[str, Any]) -> None:
         """Write this peer's record and measure the clock skew against the store by it."""
-        key = f"peers/{peer}"
-        self._write(key, PEER, {**info, "seen": time.time()})
+        key = peer_key(peer)
+        seen = time.time()
+        self._write(key, PEER, {**info, "seen": seen})
         age = self.store.age(key)
-        if age is not None:
-            self.skew = age
+        if age is not None:  # dated as read at once: the write's own time counts as skew
+            self.skew = clock_skew(age, seen, seen)
 
     def live_peers(self) -> dict[str, dict[str, Any]]:
         """The records of the peers whose heartbeat is fresh (within ``lease_timeout``)."""
         peers = {}
-        for key in self.store.list("peers/"):
-            age = self.store.age(key)
-            if age is None or age - self.skew > self.lease_timeout:
+        for key in self.store.list(kind_prefix("peers")):
+            if not self._fresh(self.store.age(key)):
                 continue
             info = self._read(key, PEER)
             if isinstance(info, dict):
@@ -519,24 +404,8 @@ class Swarm:
         return peers
 
     def unrunnable(self, function_id: str) -> str | None:
-        """Why no live peer can run calls of the function now, or None if one can: no peer
-        serves the swarm, or the function is another Python's bytecode and no peer of that
-        Python serves."""
-        serving = [info for info in self.live_peers().values()
-                   if int(info.get("workers") or 0) > 0 and info.get("serving", True)]
-        if not serving:
-            return ("no peer serves the swarm (every live peer has max_workers=0, or no peer is "
-                    "up)")
-        record = self._read(f"functions/{function_id}", FUNCTION)
-        python = function_python(record)
-        if python is None or function_portable(record) or any(
-                info.get("python") == python for info in serving):
-            return None
-        up = Counter(str(info.get("python") or "?") for info in serving)
-        return (f"its function was sent by Python {python} as bytecode only (a lambda, a closure, "
-                f"or code without source), which only a peer of Python {python} runs, and none "
-                "is up (serving: " + ", ".join(f"{n} peer{'s' * (n > 1)} of Python {v}"
-                                               for v, n in sorted(up.items())) + ")")
+        """Why no live peer can run calls of the function now, or None if one can."""
+        return self.functions.unrunnable(function_id, self.live_peers().values())
 
     def retire_peer(self, peer: str) -> None:
-        self.store.discard(f"peers/{peer}")
+        self.store.discard(peer_key(peer))

@@ -29,6 +29,7 @@ from _fault_records import DAMAGE, claim_key, damage, executor_address, failure_
 import execution_log
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud
 from pythagoras.records.frames import read_record
+from pythagoras.records.keys import result_key
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -93,10 +94,10 @@ def test_a_corrupt_result_is_recomputed_by_the_submitter(
     executor = open_executor(max_workers=1)
     address = executor_address(fx.nap, 1, 0.0)
     assert executor.submit(fx.nap, 1, 0.0).result(timeout=TIMEOUT) == fx.answer(1)
-    damage(folder / address.result_key, how)
+    damage(folder / result_key(address), how)
     assert executor.submit(fx.nap, 1, 0.0).result(timeout=TIMEOUT) == fx.answer(1)
     assert runs(1) == 2
-    assert stored_value(folder, address.result_key) == fx.answer(1)  # repaired
+    assert stored_value(folder, result_key(address)) == fx.answer(1)  # repaired
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -105,7 +106,7 @@ def test_a_corrupt_result_is_recomputed_by_a_pure_function_called_directly(folde
     try:
         f = cloud.add_pure_function(fx.nap)
         assert f(x=1, seconds=0.0) == fx.answer(1)
-        key = f.address(x=1, seconds=0.0).result_key
+        key = result_key(f.address(x=1, seconds=0.0))
         damage(folder / key, how)
         assert not f.is_stored(x=1, seconds=0.0)
         assert f(x=1, seconds=0.0) == fx.answer(1)
@@ -123,7 +124,7 @@ def test_a_corrupt_outcome_is_recomputed_for_a_client_served_by_another_peer(
     if record == "result":
         with PythagorasExecutor(folder, max_workers=1) as first:
             assert first.submit(fx.nap, 1, 0.0).result(timeout=TIMEOUT) == fx.answer(1)
-        damage(folder / address.result_key, "truncated")
+        damage(folder / result_key(address), "truncated")
     else:  # a failure record that arrived truncated: the call never ran
         put(folder, failure_key(address), b"PYTG\x01E")
     open_executor(max_workers=1)  # serves
@@ -150,7 +151,7 @@ def test_a_corrupt_function_or_argument_is_replaced_by_the_next_submitter(
     assert damaged
     for path in damaged:
         damage(path, "truncated")
-    (folder / executor_address(fx.weigh, 1, blob).result_key).unlink()  # to be computed again
+    (folder / result_key(executor_address(fx.weigh, 1, blob))).unlink()  # to be computed again
     caplog.set_level(logging.INFO, logger="pythagoras")
     open_executor(max_workers=1)
     client = open_executor(max_workers=0)

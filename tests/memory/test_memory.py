@@ -39,6 +39,7 @@ from pythagoras.memory.shelf import metadata_key
 from pythagoras.records.results import ResultCache
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.records.keys import result_key
 
 Executions = Callable[[], list[Any]]
 
@@ -86,9 +87,9 @@ def test_the_record_is_the_swarms_result_at_the_calls_address(folder: Path, exec
     Memory(folder, verbose=0).cache(fx.add)(2, y=5)
     store = LocalFolderStore(folder)
     address = address_of(fx.add, 2, 5)
-    assert store.exists(address.result_key)
+    assert store.exists(result_key(address))
     assert ResultCache(store).lookup(address) == 7
-    assert list(store.list("")) == [address.result_key]  # no metadata without a validation callback
+    assert list(store.list("")) == [result_key(address)]  # no metadata without a validation callback
 
 
 def test_positional_keyword_and_default_arguments_are_one_call(folder: Path, executions: Executions) -> None:
@@ -162,10 +163,10 @@ def test_call_and_shelve_reads_the_value_only_when_asked(executions: Executions)
     address = address_of(fx.square, 6)
     shelved = square.call_and_shelve(6)  # computed and stored; not read back
     assert isinstance(shelved, MemorizedResult)
-    assert store.reads.get(address.result_key, 0) == 0
+    assert store.reads.get(result_key(address), 0) == 0
     again = square.call_and_shelve(6)  # a hit: still not read
-    assert store.reads.get(address.result_key, 0) == 0
-    assert again.get() == 36 and store.reads[address.result_key] == 1
+    assert store.reads.get(result_key(address), 0) == 0
+    assert again.get() == 36 and store.reads[result_key(address)] == 1
     assert (again.func_id, again.args_id) == (address.function, address.arguments)
     assert isinstance(shelved.duration, float) and again.duration is None  # no metadata record kept
     assert repr(again) == f'MemorizedResult(location="{store.location}", func="{address.function}", ' \
@@ -202,7 +203,7 @@ def test_check_call_in_cache_computes_and_deletes_nothing(folder: Path, executio
     refusing = Memory(folder, verbose=0).cache(fx.square, cache_validation_callback=lambda metadata: False)
     assert refusing.check_call_in_cache(9) is False
     assert square.check_call_in_cache(9) is True  # the refused record is still there
-    LocalFolderStore(folder).write(address_of(fx.square, 9).result_key, b"torn")
+    LocalFolderStore(folder).write(result_key(address_of(fx.square, 9)), b"torn")
     assert square.check_call_in_cache(9) is False
     assert executions() == [["square", 9]]
 
@@ -213,7 +214,7 @@ def test_check_call_in_cache_computes_and_deletes_nothing(folder: Path, executio
 def test_a_corrupt_record_is_computed_again_and_repaired(folder: Path, executions: Executions) -> None:
     square = Memory(folder, verbose=0).cache(fx.square)
     square(10)
-    key = address_of(fx.square, 10).result_key
+    key = result_key(address_of(fx.square, 10))
     LocalFolderStore(folder).write(key, b"PYTG garbage")
     assert square(10) == 100
     assert square(10) == 100
@@ -253,7 +254,7 @@ def test_a_value_that_cannot_be_stored_is_returned_with_a_warning(folder: Path,
         shelved = a_lock.call_and_shelve(1)
     assert isinstance(shelved, NotMemorizedResult)
     assert hasattr(first, "acquire") and hasattr(shelved.get(), "acquire")
-    assert not LocalFolderStore(folder).exists(address_of(fx.a_lock, 1).result_key)
+    assert not LocalFolderStore(folder).exists(result_key(address_of(fx.a_lock, 1)))
     assert executions() == [["a_lock", 1], ["a_lock", 1]]
 
 
@@ -338,7 +339,7 @@ def test_clearing_a_function_deletes_its_current_version_only(folder: Path, exec
     square.clear(warn=False)
     store = LocalFolderStore(folder)
     cube_address = address_of(fx.cube, 3)
-    assert sorted(store.list("")) == sorted([cube_address.result_key, metadata_key(cube_address)])
+    assert sorted(store.list("")) == sorted([result_key(cube_address), metadata_key(cube_address)])
     square(3), cube(3)
     assert executions() == [["square", 3], ["cube", 3], ["square", 3]]
 
@@ -373,7 +374,7 @@ def test_reduce_size_keeps_the_newest_records_within_items_limit(executions: Exe
 
 def test_reduce_size_keeps_the_newest_records_within_bytes_limit(executions: Executions) -> None:
     memory, kilobytes, store = _filled(Clock())
-    sizes = [store.size(address_of(fx.kilobytes, x).result_key) for x in range(5)]
+    sizes = [store.size(result_key(address_of(fx.kilobytes, x))) for x in range(5)]
     assert all(size is not None and 1024 < size < 1536 for size in sizes)
     assert all(store.exists(metadata_key(address_of(fx.kilobytes, x))) for x in range(5))
     memory.reduce_size(bytes_limit="1M")

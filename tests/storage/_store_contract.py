@@ -353,6 +353,36 @@ class StoreContract:
         store.delete("k")
         assert store.size("k") is None
 
+    # -- scan and bulk delete ----------------------------------------------------------------
+
+    def test_scan_gives_each_listed_key_with_its_size_and_age(self, store: Store) -> None:
+        store.write("a/x", b"abc")
+        store.write("a/b/y", ONE_MIB)
+        store.write("ab", b"")
+        store.write("c/z", b"z")
+        for prefix in ("", "a", "a/", "a/b/", "c/", "none/"):
+            scanned = {key: (size, age) for key, size, age in store.scan(prefix)}
+            assert sorted(scanned) == sorted(store.list(prefix))
+            for key, (size, age) in scanned.items():
+                assert size == store.size(key)
+                assert 0.0 <= age < 60.0
+        assert {key: size for key, size, _ in store.scan("a/")} == {"a/x": 3, "a/b/y": len(ONE_MIB)}
+
+    @pytest.mark.parametrize("prefix", INVALID_PREFIXES)
+    def test_invalid_prefix_raises_value_error_on_scan(self, store: Store, prefix: str) -> None:
+        with pytest.raises(ValueError):
+            list(store.scan(prefix))
+
+    def test_delete_many_deletes_those_there_and_passes_over_the_others(self, store: Store) -> None:
+        for key in ("a/x", "a/y", "b/z", "keep/k"):
+            store.write(key, b"v")
+        store.delete_many(["a/x", "absent", "b/z", "no/such/key", "a/y"])
+        assert sorted(store.list("")) == ["keep/k"]
+        store.delete_many([])
+        assert store.read("keep/k") == b"v"
+        with pytest.raises(ValueError):
+            store.delete_many(["../escape"])
+
     # -- invalid keys ------------------------------------------------------------------------
 
     @pytest.mark.parametrize("method", sorted(KEY_METHODS))

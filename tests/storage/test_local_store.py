@@ -15,6 +15,7 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, frame, unframe
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.base import is_debris
+from pythagoras.records.keys import result_key
 
 
 class TestLocalFolderStore(StoreContract):
@@ -159,7 +160,7 @@ def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root:
     function = "f" * 32
     addresses = [CallAddress(function, shard + tail * 30) for shard, tail in [("ab", "1"), ("ab", "0"), ("cd", "0")]]
     for a in addresses:
-        store.write(a.result_key, a.arguments.encode())
+        store.write(result_key(a), a.arguments.encode())
 
     assert sorted(p.name for p in root.iterdir()) == [".tmp", "results"]  # .tmp: temp files
     assert not any((root / ".tmp").iterdir())
@@ -168,11 +169,11 @@ def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root:
         [addresses[0].arguments, addresses[1].arguments]
     )
     for a in addresses:
-        path = root.joinpath(*a.result_key.split("/"))
+        path = root.joinpath(*result_key(a).split("/"))
         assert path.is_file()
         assert path.read_bytes() == a.arguments.encode()
     assert sorted(store.list(f"results/{function}/ab/")) == sorted(
-        [addresses[0].result_key, addresses[1].result_key]
+        [result_key(addresses[0]), result_key(addresses[1])]
     )
 
 
@@ -285,3 +286,38 @@ def test_a_named_pipe_planted_at_a_key_reads_as_absent_without_blocking(
     (root / "requests" / "c").mkdir(parents=True)
     os.mkfifo(root / "requests" / "c" / "pipe")
     assert store.read("requests/c/pipe") is None  # the test's timeout catches a hang
+
+
+def test_scan_and_bulk_delete_do_not_go_through_a_linked_folder(
+        store: LocalFolderStore, root: Path, tmp_path: Path) -> None:
+    # A writer of the folder replaces a kind's folder (or one below it) by a link to a folder
+    # outside: a scan must not list what is there, nor a bulk delete remove it.
+    outside = tmp_path / "outside"
+    (outside / "ab").mkdir(parents=True)
+    (outside / "ab" / "precious").write_bytes(b"mine")
+    (outside / "precious").write_bytes(b"mine too")
+    (root / "results").mkdir()
+    (root / "results" / "f").symlink_to(outside, target_is_directory=True)
+    (root / "peers").symlink_to(outside, target_is_directory=True)
+    (root / "claims").mkdir()
+    (root / "claims" / "linked").symlink_to(outside / "precious")
+    store.write("results/g/ab/real", b"r")
+    assert [k for k, _, _ in store.scan("")] == ["results/g/ab/real"]
+    assert list(store.scan("results/f/")) == [] and list(store.scan("peers/")) == []
+    assert list(store.scan("claims/")) == []  # a link at a key is not a record
+    store.delete_many(["results/f/ab/precious", "peers/precious", "peers/ab/precious",
+                       "claims/linked", "results/g/ab/real"])
+    assert (outside / "ab" / "precious").read_bytes() == b"mine"
+    assert (outside / "precious").read_bytes() == b"mine too"
+    assert not (root / "claims" / "linked").is_symlink()  # the link itself went
+    assert not (root / "results" / "g").exists()  # the folders it emptied went too
+
+
+def test_bulk_delete_removes_the_folders_it_emptied_and_keeps_others(
+        store: LocalFolderStore, root: Path) -> None:
+    store.write("results/f/ab/one", b"1")
+    store.write("results/f/cd/two", b"2")
+    store.delete_many(["results/f/ab/one"])
+    assert sorted(p.name for p in (root / "results" / "f").iterdir()) == ["cd"]
+    store.delete_many(["results/f/cd/two"])
+    assert sorted(p.name for p in root.iterdir()) == []
