@@ -26,6 +26,7 @@ from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
 from pythagoras.swarm.engines import Engine
 from pythagoras.errors import PeersDied
 from pythagoras.joblib_backend import PythagorasBackend
+from pythagoras.swarm.client import SwarmClient
 from pythagoras.swarm.peer import Peer
 from pythagoras.storage.plugins import open_store
 from pythagoras.swarm.protocol import CLAIM
@@ -181,7 +182,7 @@ def test_a_batch_the_engine_loses_is_sent_again_call_by_call(
         executions: Callable[[], list[Any]]) -> None:
     engine = engines(2, lose=1)
     executor = open_executor(executor=engine)
-    futures = executor._submit_calls([executor._call(calls.square, (x,), {}) for x in range(4)])
+    futures = executor.client.submit([executor.client.call(calls.square, (x,), {}) for x in range(4)])
     assert [f.result(timeout=TIMEOUT) for f in futures] == [0, 1, 4, 9]
     assert sorted(ran(executions, "square")) == [0, 1, 2, 3]
     retired(executor)
@@ -267,7 +268,7 @@ def test_close_releases_the_calls_on_the_engine_and_leaves_the_engine_to_its_own
     gate = str(tmp_path / "gate")
     engine = engines(2)
     peer = Peer(open_store(str(folder)), executor=engine, lease_timeout=600)
-    leaving = PythagorasExecutor._on_peer(peer)  # the decorator's arrangement: no shutdown wait
+    leaving = PythagorasExecutor.of(SwarmClient(peer, owns_peer=False))  # the decorator's arrangement
     leaving.submit(calls.held, 1, gate)
     wait_until(lambda: os.path.exists(gate + ".started"), "the call started on the engine")
     assert len(stored(leaving, "claims/")) == 1
