@@ -145,8 +145,7 @@ def test_nested_calls_on_a_dask_worker_of_one_thread_lend_it_and_sign(tmp_path: 
     folder = tmp_path / "swarm"
     secret = "a-secret-of-the-team-7d21"
     done = child_processes.run([str(HERE / "_dask_nested.py"), str(folder)], timeout=DEADLINE,
-                               env=child_processes.environment(PYTHAGORAS_SECRET=secret,
-                                                               PYTHONPATH=str(HERE)))
+                               env={**environment(), "PYTHAGORAS_SECRET": secret})
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["got"] == result["want"] and result["stored"]
