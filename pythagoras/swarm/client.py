@@ -67,10 +67,10 @@ class SwarmClient:
             store = open_store(where, options.storage_options, secret=options.secret)
             peer = Peer(store, max_workers=options.max_workers,
                         lease_timeout=options.lease_timeout, executor=options.engine)
+            if serve and peer.max_workers > 0:
+                peer.serve()  # its first announcement writes: a folder it cannot write fails here
         except (StoreError, OSError) as e:
             raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
-        if serve and peer.max_workers > 0:
-            peer.serve()
         return cls(peer, cache=options.cache)
 
     @property
