@@ -1,4 +1,4 @@
-"""pythagoras on a dask cluster (``executor=client.get_executor()``); peer dask's joblib backend.
+"""pythagoras on a dask cluster (``engine=client.get_executor()``); peer dask's joblib backend.
 
     python -m benchmarks engines [--quick]
 
@@ -7,7 +7,7 @@ sides; before anything is timed, a tiny ``Parallel`` call through dask's backend
 scikit-learn in every worker. Rows:
 - grid first: the ``joblib_backend`` figure's grid search (36 fits), wall time of ``fit`` under
   ``parallel_backend("dask")`` and under ``parallel_config(backend="pythagoras",
-  location=FOLDER, executor=client.get_executor())`` on a fresh folder (every fit runs on the
+  location=FOLDER, engine=client.get_executor())`` on a fresh folder (every fit runs on the
   cluster through the folder), ``repeat`` runs each interleaved, medians; goal <= 1.2x dask.
 - grid rerun: the same search in a NEW process whose engine is a client of the same cluster, on
   a folder a first run filled; goal >= 20x faster than the first run. (The rerun with a plain
@@ -56,7 +56,7 @@ def measure(root: Path, *, repeat: int, workers: int, child_timeout: float) -> R
             seconds, search = timed_fit(dask_config)
             first["dask"].append(seconds)
             folder = root / f"grid-{i}"
-            seconds, ours = timed_fit(pythagoras_config(folder, executor=client.get_executor()))
+            seconds, ours = timed_fit(pythagoras_config(folder, engine=client.get_executor()))
             first["pythagoras"].append(seconds)
             same.append(scores(ours) == scores(search) and executed(folder) == FITS)
             close_pythagoras()  # the folder stays, filled, for the rerun

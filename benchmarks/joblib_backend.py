@@ -121,7 +121,7 @@ def rerun(folder: str, scheduler: str | None = None) -> dict[str, Any]:
 
         client = Client(scheduler)
     try:
-        options = {} if client is None else {"executor": client.get_executor()}
+        options = {} if client is None else {"engine": client.get_executor()}
         seconds, search = timed_fit(pythagoras_config(Path(folder), **options))
         ran = executed(Path(folder))
     finally:

@@ -12,15 +12,13 @@ from inside ``submit``, recursing until RecursionError.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import pickle
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from typing import Any
@@ -37,14 +35,13 @@ from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
 from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
-from ..executor.futures import read_from_store
-from ..identity.address import CallAddress
-from ..storage.location import resolve_location
-from ..storage.signed import resolve_secret
-from ..storage.unique import unique_hex
-from ..swarm.engines import Engine
+from ..storage.signed import Secret
+from ..swarm.call_future import read_from_store
+from ..swarm.client import SwarmClient
+from ..swarm.options import SwarmOptions, engine_argument
 from ..swarm.progress import CallBar, wanted
 from ..swarm.protocol import Call
+from .batches import gather, unidentified_call
 from .executors import (
     complete_later,
     shared_executor,
@@ -53,19 +50,10 @@ from .executors import (
 
 __all__ = ["NoWorkers", "PythagorasBackend", "shutdown_executors"]
 
-log = logging.getLogger("pythagoras")
-
-_warned: set[str] = set()
-
 #: A Parallel call nested up to this deep in tasks of the backend runs in the swarm; one level
 #: deeper it runs in threads, and deeper still sequentially, so no recursion of Parallel calls
 #: can start workers without end.
 MAX_SWARM_NESTING = 3
-
-#: What a pickled backend leaves behind: it travels with joblib's tasks, which a request record
-#: may carry into the folder, and a secret or a credential is never written there.
-_NOT_PICKLED = ("secret", "storage_options")
-
 
 class NoWorkers(PythagorasError, RuntimeError):
     """No peer of the swarm runs calls, so nothing submitted would ever finish."""
@@ -78,8 +66,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
 
     Give it options through joblib: ``parallel_config(backend="pythagoras", location=...,
     max_workers=..., cache=..., lease_timeout=..., storage_options=..., progress=...,
-    executor=...)``. ``executor`` is an engine for this process's peer to run calls on instead
-    of its loky pool (``docs/engines.md``), such as ``client.get_executor()`` of dask.
+    engine=...)``. ``engine`` is an executor for this process's peer to run calls on instead
+    of its loky pool (``docs/engines.md``), such as ``client.get_executor()`` of dask
+    (``executor=`` is its old name, deprecated).
     ``n_jobs=-1`` (the default) is every worker of the swarm's live peers, at least this
     process's own (with an engine: the engine's workers, for dask its threads).
     ``progress=True`` shows a tqdm bar of each ``Parallel`` call's tasks (None: where someone
@@ -97,24 +86,18 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def __init__(self, location: str | os.PathLike[str] | None = None, *,
                  max_workers: int | None = None, cache: bool = True, lease_timeout: float = 30.0,
                  storage_options: Mapping[str, object] | None = None,
-                 progress: bool | None = False,
-                 secret: str | bytes | os.PathLike[str] | None = None,
-                 nesting_level: int | None = None,
-                 inner_max_num_threads: int | None = None, executor: Executor | None = None,
+                 progress: bool | None = False, secret: Secret | None = None,
+                 nesting_level: int | None = None, inner_max_num_threads: int | None = None,
+                 engine: Executor | None = None, executor: Executor | None = None,
                  **backend_kwargs: Any) -> None:
         # joblib < 1.5 passes extra keywords on to object.__init__ and keeps none of them.
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads)
         self.backend_kwargs = dict(backend_kwargs)
-        self.secret = resolve_secret(secret)  # a bad secret raises here, in the caller
-        self.location = location
-        self.max_workers = max_workers
-        self.cache = cache
-        self.lease_timeout = lease_timeout
-        self.storage_options = storage_options
+        #: The swarm's options, checked here, in the caller (``executor`` is the swarm's).
+        self.options = SwarmOptions.of(location, storage_options=storage_options, secret=secret,
+                                       max_workers=max_workers, lease_timeout=lease_timeout,
+                                       engine=engine_argument(engine, executor), cache=cache)
         self.progress = progress
-        if executor is not None:
-            Engine(executor, max_workers)  # a wrong one fails here, in the caller
-        self.engine = executor  # the peer's engine (``executor=``); ``executor`` is the swarm's
         self._bar: CallBar | None = None
         self.parallel: Any = None
         self._outstanding: set[Future[Any]] = set()
@@ -127,20 +110,32 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         worker of a peer its store options are that peer's. No peer, pool or thread goes with
         it. An engine goes along only if it can be pickled (a thread pool or a dask client's
         executor cannot): the copy runs its calls on the default loky pool otherwise."""
-        options = {k: v for k, v in self._options().items() if k not in _NOT_PICKLED}
+        o = self.options
+        options = {"location": o.location, "max_workers": o.max_workers, "cache": o.cache,
+                   "lease_timeout": o.lease_timeout, "progress": self.progress}
         return _rebuild, (options, self.nesting_level, self.inner_max_num_threads,
-                          self.backend_kwargs, _if_picklable(self.engine))
+                          self.backend_kwargs, _if_picklable(o.engine))
 
-    def _options(self) -> dict[str, Any]:
-        return {"location": self.location, "max_workers": self.max_workers, "cache": self.cache,
-                "lease_timeout": self.lease_timeout, "storage_options": self.storage_options,
-                "progress": self.progress, "secret": self.secret}
+    @property
+    def location(self) -> str | os.PathLike[str] | None:
+        """The location as given (None: the default, resolved when first used)."""
+        return self.options.location
+
+    @property
+    def engine(self) -> Executor | None:
+        """The executor this process's peer runs calls on (None: its loky pool)."""
+        return self.options.engine
 
     @property
     def executor(self) -> PythagorasExecutor:
         """This process's executor on the location, shared by every backend with the same
         options and kept warm between Parallel calls, as joblib keeps its loky pool."""
-        return shared_executor(self._options(), self.engine)
+        return shared_executor(self.options)
+
+    @property
+    def client(self) -> SwarmClient:
+        """The swarm client of :attr:`executor`."""
+        return self.executor.client
 
     # -- sizing ----------------------------------------------------------------------------
 
@@ -154,21 +149,17 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             n_jobs = self.default_n_jobs
         if n_jobs > 0:
             return int(n_jobs)
-        workers = self.swarm_workers()
+        workers = self.client.workers()
         if workers == 0:
             raise NoWorkers(
-                f"no peer runs calls for the swarm at {self.executor.location!r}, so the tasks "
+                f"no peer runs calls for the swarm at {self.client.location!r}, so the tasks "
                 "would never finish: start one with `pythagoras worker LOCATION`, or give "
                 "max_workers > 0")
         return max(2, workers + 1 + int(n_jobs))
 
     def swarm_workers(self) -> int:
         """This process's workers plus those of every other live peer that serves."""
-        executor = self.executor
-        own = executor._peer
-        return own.max_workers + sum(int(info.get("workers", 0)) for peer, info in
-                                     own.swarm.live_peers().items()
-                                     if peer != own.id and info.get("serving"))
+        return self.client.workers()
 
     def configure(self, n_jobs: int | None = 1, parallel: Any = None, prefer: str | None = None,
                   require: str | None = None, **backend_kwargs: Any) -> int:
@@ -187,7 +178,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                           "daemonic process; running sequentially", stacklevel=3)
             raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))
         # A store that is slow to poll needs longer batches to hide its latency.
-        poll_cap = self.executor._peer.poll_cap
+        poll_cap = self.client.peer.poll_cap
         self.MIN_IDEAL_BATCH_DURATION = max(0.2, 4 * poll_cap)
         self.MAX_IDEAL_BATCH_DURATION = max(2.0, 20 * poll_cap)
         n_jobs = self.effective_n_jobs(n_jobs)
@@ -200,7 +191,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
     def submit(self, func: Callable[[], Any], callback: Callable[[Any], None] | None = None) -> Future[Any]:
         """Run a joblib batch (or any callable taking no arguments) in the swarm; a Future of
         the list of its calls' values. Thread-safe."""
-        executor = self.executor
+        client = self.client
         items: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]
         if isinstance(func, BatchedCalls):
             nested: NestedConfig | None = NestedConfig(func._backend, func._n_jobs)
@@ -210,8 +201,8 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             nested, items, batch = None, [(func, (), {})], False
         done: Future[Any] = Future()
         try:
-            calls = [self._call(executor, nested, f, args, kwargs) for f, args, kwargs in items]
-            futures = executor._submit_calls(calls, retry=True)
+            calls = [self._call(client, nested, f, args, kwargs) for f, args, kwargs in items]
+            futures = client.submit(calls, retry=True)
         except Exception as error:
             done.set_exception(error)
         else:
@@ -219,7 +210,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
                 self._outstanding.update(futures)
             if self._bar is not None:
                 self._count(self._bar, futures, done)
-            _gather(futures, done, batch, self._forget)
+            gather(futures, done, batch, self._forget)
         if callback is not None:
             done.add_done_callback(lambda f: complete_later(callback, f))
         return done
@@ -240,7 +231,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
 
             done.add_done_callback(settled)
 
-    def _call(self, executor: PythagorasExecutor, nested: NestedConfig | None, func: Any,
+    def _call(self, client: SwarmClient, nested: NestedConfig | None, func: Any,
               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
         """The call of ``func`` as the swarm runs it: under joblib's ``nested`` config, which
         travels as its first argument (not part of its address), since the function's record
@@ -248,12 +239,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         once, unmemoized. An argument that cannot be hashed raises: it could not be pickled
         either."""
         try:
-            call = executor._call(func, args, kwargs)
+            call = client.call(func, args, kwargs)
         except IdentityError as e:
-            _warn_once(func, e)
-            call = Call(CallAddress(_unidentified_id(func), unique_hex()), func,
-                        str(getattr(func, "__qualname__", type(func).__qualname__)), args, kwargs,
-                        unique=True)
+            call = unidentified_call(func, args, kwargs, e)
         if nested is not None:
             call.args = (nested, *call.args)
         return call
@@ -269,7 +257,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         try:
             out.exception(timeout)  # raises no exception of the batch's
         except FuturesTimeout:
-            location = self.executor.location
+            location = self.client.location
             raise CallTimeout(
                 f"a joblib batch did not finish within {timeout:g} s; its calls stay pending in "
                 f"the swarm at {location}: retrieve it again (with a longer timeout, or none), "
@@ -309,9 +297,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         the same options, but no pool of its own (``max_workers=None``: in a worker of a peer
         the executor attaches to that peer, and lends the worker's slot while it waits), no
         engine and no progress bar."""
-        return PythagorasBackend(resolve_location(self.location), cache=self.cache,
-                                 lease_timeout=self.lease_timeout,
-                                 storage_options=self.storage_options, secret=self.secret,
+        o = self.options
+        return PythagorasBackend(o.where, cache=o.cache, lease_timeout=o.lease_timeout,
+                                 storage_options=o.storage_options, secret=o.secret,
                                  nesting_level=level)
 
     @contextmanager
@@ -320,7 +308,7 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         executor serves for its whole life), so a wait never starves the swarm of a worker; a
         Parallel inside a task lends the task's worker to the swarm while it waits
         (:mod:`pythagoras.swarm.lending`), so nested calls never deadlock it."""
-        with self.executor._peer.lending():
+        with self.client.lending():
             yield
 
 
@@ -353,58 +341,11 @@ class InJoblibConfig:
         return self.func(*args, **kwargs)
 
 
-def _gather(futures: list[Future[Any]], done: Future[Any], batch: bool,
-            forget: Callable[[list[Future[Any]]], None]) -> None:
-    """Settle ``done`` once every future is: with their values in order (the value alone for a
-    plain callable), or with the first exception in order, as joblib's batches raise."""
-    remaining = [len(futures)]
-    lock = threading.Lock()
-
-    def one_done(_: Future[Any]) -> None:
-        with lock:
-            remaining[0] -= 1
-            if remaining[0]:
-                return
-        forget(futures)
-        try:
-            values = [f.result() for f in futures]
-        except CancelledError as error:
-            if not done.cancel():
-                done.set_exception(error)
-            return
-        except BaseException as error:  # noqa: BLE001 -- the task's own exception, for joblib
-            done.set_exception(error)
-            return
-        done.set_result(values if batch else values[0])
-
-    for future in futures:
-        future.add_done_callback(one_done)
-
-
-_unidentified: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-
-
-def _unidentified_id(func: Any) -> str:
-    """A random id for a function whose identity cannot be taken, the same for every call of
-    this function object, so that it is stored once, not once per call."""
-    try:
-        return _unidentified.setdefault(func, unique_hex())
-    except TypeError:  # not weakly referenceable: an id per call
-        return unique_hex()
-
-
-def _warn_once(func: Any, error: Exception) -> None:
-    name = str(getattr(func, "__qualname__", type(func).__qualname__))
-    if name not in _warned:
-        _warned.add(name)
-        log.warning("pythagoras: calls of %s run in the swarm but are not memoized: %s", name, error)
-
-
 def _rebuild(options: dict[str, Any], nesting_level: int | None,
              inner_max_num_threads: int | None, backend_kwargs: dict[str, Any],
              engine: Executor | None = None) -> PythagorasBackend:
     return PythagorasBackend(**options, nesting_level=nesting_level,
-                             inner_max_num_threads=inner_max_num_threads, executor=engine,
+                             inner_max_num_threads=inner_max_num_threads, engine=engine,
                              **backend_kwargs)
 
 

@@ -5,17 +5,16 @@ runs joblib's completion callbacks.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from typing import Any
 
 from ..executor import PythagorasExecutor
-from ..storage.location import resolve_location
-from ..swarm.engines import engine_key
+from ..swarm.client import SwarmClient
+from ..swarm.options import SwarmOptions
 
 __all__ = ["shared_executor", "shutdown_executors"]
 
@@ -27,27 +26,17 @@ _completions: queue.SimpleQueue[tuple[Callable[[Any], None], Future[Any]]] = que
 _completion_thread: threading.Thread | None = None
 
 
-def shared_executor(options: dict[str, Any], engine: Executor | None = None) -> PythagorasExecutor:
-    """The executor for these options and this engine (``executor=``), kept warm. An engine is
-    told apart by identity (for dask, its client's): the cached executor holds it, so its id
-    is never reused while the entry lives."""
-    where = resolve_location(options["location"])
-    storage = options["storage_options"]  # (its "progress" is the backend's, not the executor's)
-    secret = options["secret"]
-    key = (where, options["max_workers"], options["cache"], options["lease_timeout"],
-           None if storage is None else repr(sorted(storage.items())),
-           None if secret is None else hashlib.sha256(secret).hexdigest())
-    engine_part = engine_key(engine)
+def shared_executor(options: SwarmOptions) -> PythagorasExecutor:
+    """The executor for these options, kept warm. An engine is told apart by identity (for
+    dask, its client's): the cached executor holds it, so its id is never reused while the
+    entry lives."""
+    key = options.key()
     with _executors_lock:
         _start_completions()
-        executor = _executors.get((*key, engine_part))
-        if executor is None or executor._shutdown:
-            executor = PythagorasExecutor(where, max_workers=options["max_workers"],
-                                          cache=options["cache"],
-                                          lease_timeout=options["lease_timeout"],
-                                          executor=engine,
-                                          storage_options=storage, secret=secret)
-            _executors[(*key, engine_part)] = executor
+        executor = _executors.get(key)
+        if executor is None or executor.closed:
+            executor = PythagorasExecutor.of(SwarmClient.open(options))
+            _executors[key] = executor
         return executor
 
 

@@ -21,7 +21,8 @@ from typing import Any, Literal, overload
 from ..errors import PythagorasError
 from ..storage.base import Store
 from ..storage.local import LocalFolderStore
-from ..storage.signed import resolve_secret
+from ..storage.signed import Secret
+from ..swarm.options import SwarmOptions
 from .cached import (
     AsyncMemorizedFunc,
     AsyncNotMemorizedFunc,
@@ -69,7 +70,7 @@ class Memory:
         backend_options: Mapping[str, object] | None = None,
         *,
         storage_options: Mapping[str, object] | None = None,
-        secret: str | bytes | os.PathLike[str] | None = None,
+        secret: Secret | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise UnknownBackend(
@@ -89,8 +90,10 @@ class Memory:
         self._verbose = verbose
         self.timestamp = time.time()
         self.backend_options = dict(storage_options or backend_options or {})
-        self._shelf = None if location is None else Shelf(location, self.backend_options,
-                                                          secret=resolve_secret(secret))
+        # The location may be a Store, or None (nothing cached): the options check the rest.
+        options = SwarmOptions.of(storage_options=self.backend_options, secret=secret)
+        self._shelf = None if location is None else Shelf(location, options.storage_options,
+                                                          secret=options.secret)
         if self._shelf is not None and isinstance(self._shelf.store.backing, LocalFolderStore):
             _ignore_in_git(self._shelf.store.location)
 

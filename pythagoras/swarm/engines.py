@@ -1,7 +1,7 @@
 """Engines: a caller's ``concurrent.futures.Executor`` as a peer's worker pool (``docs/engines.md``).
 
 By default a peer runs the calls it claims on a warm loky pool of its own. Given an engine
-(``executor=`` of :class:`~pythagoras.PythagorasExecutor`, of the joblib backend and of
+(``engine=`` of :class:`~pythagoras.PythagorasExecutor`, of the joblib backend and of
 :class:`~pythagoras.SharedStorage_P2P_Cloud`), it runs them there instead: a
 ``distributed.Client(...).get_executor()``, a ``ThreadPoolExecutor``, a
 ``ProcessPoolExecutor``, an ``mpi4py.futures.MPIPoolExecutor``: anything with
@@ -32,11 +32,11 @@ class Engine:
 
     def __init__(self, executor: Any, max_workers: int | None = None) -> None:
         if getattr(executor, "__pythagoras_swarm__", False):  # a PythagorasExecutor
-            raise TypeError("executor= is the engine that runs a peer's calls; a "
+            raise TypeError("engine= is the engine that runs a peer's calls; a "
                             "PythagorasExecutor is a swarm, not an engine: give it a "
                             "ThreadPoolExecutor, a dask Client's get_executor(), ...")
         if not callable(getattr(executor, "submit", None)):
-            raise TypeError(f"executor= must be a concurrent.futures.Executor (something with "
+            raise TypeError(f"engine= must be a concurrent.futures.Executor (something with "
                             f"submit(fn, *args)), not {type(executor).__qualname__}")
         if max_workers is not None and max_workers < 0:
             raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
@@ -119,7 +119,7 @@ class Engine:
 
 
 def engine_key(executor: Any) -> tuple[Any, ...] | None:
-    """:meth:`Engine.key` of an executor given as ``executor=``; None for none."""
+    """:meth:`Engine.key` of an executor given as ``engine=``; None for none."""
     if executor is None:
         return None
     client = _dask_client(executor)

@@ -9,13 +9,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, overload
 
-from ..executor import PythagorasExecutor
 from ..records import portable
 from ..storage.base import Store
-from ..storage.location import resolve_location
 from ..storage.plugins import open_store
-from ..swarm.engines import Engine
+from ..storage.signed import Secret
+from ..swarm.client import SwarmClient
 from ..swarm.lending import LendingPeer
+from ..swarm.options import SwarmOptions, engine_argument
 from ..swarm.peer import Peer
 from ..swarm.worker import worker_store
 from .pure_function import PureFunction
@@ -33,9 +33,10 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
 
     ``shared_dir_name`` is a folder path (relative paths are taken from the current directory,
     as ``open()`` takes them) or a URL; None means the embedded default location.
-    ``executor`` runs this process's share of the calls instead of a loky pool: any
+    ``engine`` runs this process's share of the calls instead of a loky pool: any
     ``concurrent.futures.Executor``, such as a dask client's ``get_executor()``
-    (``docs/engines.md``); the cloud keeps it as ``engine`` and never shuts it down.
+    (``docs/engines.md``); the cloud never shuts it down. ``executor`` is its old name,
+    deprecated.
     """
 
     def __init__(
@@ -45,22 +46,20 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         max_workers: int | None = None,
         lease_timeout: float = 30.0,
         storage_options: Mapping[str, object] | None = None,
-        secret: str | bytes | os.PathLike[str] | None = None,
+        secret: Secret | None = None,
+        engine: Executor | None = None,
         executor: Executor | None = None,
     ) -> None:
-        if max_workers is not None and max_workers < 0:
-            raise ValueError(f"max_workers must be None or >= 0, not {max_workers}")
-        if not lease_timeout > 0:
-            raise ValueError(f"lease_timeout must be a positive number of seconds, not {lease_timeout}")
-        self.store: Store = open_store(resolve_location(shared_dir_name), storage_options,
-                                       secret=secret)
-        if executor is not None:
-            Engine(executor, max_workers)  # a wrong one fails here, not at the first call
-        self.engine = executor
-        self.max_workers = max_workers
-        self.lease_timeout = float(lease_timeout)
+        options = SwarmOptions.of(shared_dir_name, storage_options=storage_options,
+                                  secret=secret, max_workers=max_workers,
+                                  lease_timeout=lease_timeout,
+                                  engine=engine_argument(engine, executor))
+        self.store: Store = open_store(options.where, storage_options, secret=options.secret)
+        self.engine = options.engine
+        self.max_workers = options.max_workers
+        self.lease_timeout = options.lease_timeout
         self._peer: Peer | None = None
-        self._executor: PythagorasExecutor | None = None
+        self._client: SwarmClient | None = None
         self._peer_lock = threading.RLock()
         with _OPEN_LOCK:
             _OPEN.setdefault(self.store.location, self)
@@ -81,7 +80,7 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         cloud.store, cloud.engine, cloud.max_workers = store, None, 0
         cloud._peer = LendingPeer.of(store)
         cloud.lease_timeout = cloud._peer.lease_timeout
-        cloud._executor = None
+        cloud._client = None
         cloud._peer_lock = threading.RLock()
         with _OPEN_LOCK:
             return _OPEN.setdefault(location, cloud)
@@ -96,17 +95,18 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
             return self._peer
 
     @property
-    def executor(self) -> PythagorasExecutor:
-        """The executor that ``sync_parallel`` and ``async_parallel`` submit through."""
+    def client(self) -> SwarmClient:
+        """The swarm client that ``sync_parallel`` and ``async_parallel`` submit through, on
+        :attr:`peer` (which serves only while it waits; :meth:`close` stops it)."""
         with self._peer_lock:
-            if self._executor is None:
-                self._executor = PythagorasExecutor._on_peer(self.peer)
-            return self._executor
+            if self._client is None:
+                self._client = SwarmClient(self.peer, owns_peer=False)
+            return self._client
 
     def close(self) -> None:
         """Leave the swarm: finish running calls and stop this process's peer."""
         with self._peer_lock:
-            peer, self._peer, self._executor = self._peer, None, None
+            peer, self._peer, self._client = self._peer, None, None
         if peer is not None and not peer.lends:  # a lending peer is the worker process's
             peer.close()
 

@@ -18,12 +18,13 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import CallTimeout, IdentityError, PurityError, PurityWarning
-from ..executor.futures import read_from_store, stall_note
 from ..identity.address import CallAddress
 from ..identity.functions import encode_function, function_identity
 from ..identity.values import Encoder, hash_kwargs
 from ..records.results import MISSING, ResultCache
+from ..swarm.call_future import read_from_store, why_stalled
 from ..swarm.progress import CallBar, wanted
+from ..swarm.protocol import Call
 
 if TYPE_CHECKING:
     from .cloud import SharedStorage_P2P_Cloud
@@ -178,11 +179,11 @@ class PureFunction:
         """
         completed = [self._signature.complete((), self._keywords(kw)) for kw in calls]
         addresses = [self._address(kw) for kw in completed]
-        executor = self.cloud.executor
+        client = self.cloud.client
         order = list(range(len(completed)))
         random.shuffle(order)  # peers submitting the same calls start on different ones
-        submitted = {i: executor._submit(addresses[i], self._func, (), completed[i],
-                                         self._func.__qualname__, retry=retry) for i in order}
+        submitted = {i: client.submit([Call(addresses[i], self._func, self._func.__qualname__,
+                                            (), completed[i])], retry=retry)[0] for i in order}
         return [submitted[i] for i in range(len(completed))]
 
     def _keywords(self, call: Any) -> dict[str, Any]:
@@ -228,7 +229,7 @@ class PureFunction:
         """The error of ``sync_parallel`` when ``futures`` have not all finished by ``timeout``."""
         location = self.cloud.store.location
         waiting = [f for f in futures if not f.done()]
-        note = stall_note(self.cloud.peer, getattr(waiting[0], "_function_id", None) if waiting else None)
+        note = why_stalled(waiting[0]) if waiting else ""
         return CallTimeout(
             f"{self._func.__qualname__}.sync_parallel(): {len(waiting)} of "
             f"{len(futures)} calls had not finished within timeout={timeout:g} s{note}; they stay "
@@ -243,7 +244,7 @@ class PureFunction:
     def clear_failure(self, **kwargs: Any) -> bool:
         """Forget that ``f(**kwargs)`` raised in the swarm, so that it runs again when next
         submitted; True if there was a failure to forget."""
-        return self.cloud.peer.swarm.clear_failure(self.address(**kwargs))
+        return self.cloud.client.clear_failure(self.address(**kwargs))
 
     def __pythagoras_encode__(self, enc: Encoder) -> None:
         """Another function reading this one depends on what it computes, not on its cloud."""

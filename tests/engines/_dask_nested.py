@@ -17,7 +17,7 @@ def main() -> dict:
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, protocol="tcp",
                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
-        cloud = SharedStorage_P2P_Cloud(folder, executor=client.get_executor())
+        cloud = SharedStorage_P2P_Cloud(folder, engine=client.get_executor())
 
         @cloud.add_pure_function
         def square(*, x):

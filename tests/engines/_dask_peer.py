@@ -29,7 +29,7 @@ def main(folder: str, barrier: str, name: str, n: int) -> int:
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
                       host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
-        with PythagorasExecutor(folder, executor=client.get_executor()) as executor:
+        with PythagorasExecutor(folder, engine=client.get_executor()) as executor:
             Path(barrier, f"ready-{name}").touch()
             give_up = time.monotonic() + DEADLINE
             while len(list(Path(barrier).glob("ready-*"))) < PEERS:

@@ -1,7 +1,7 @@
 """The joblib issue's grid search, smaller (12 fits): ``python _search.py <how> <folder>``.
 
 ``how`` is ``sequential`` (``n_jobs=1``, no swarm) or ``loky`` (the backend with a plain loky
-peer of one worker). In-process, :func:`search` also takes an engine (``executor=``). Prints
+peer of one worker). In-process, :func:`search` also takes an engine (``engine=``). Prints
 one JSON line: the mean test scores, the best parameters, how many calls this process's peer
 executed, and whether its loky pool was ever started.
 """
@@ -31,12 +31,12 @@ def search(how: str, folder: str, engine: Any = None) -> dict[str, Any]:
         return {"scores": _scores(grid), "best_params": grid.best_params_}
     options: dict[str, Any] = {"location": folder}
     if engine is not None:
-        options["executor"] = engine
+        options["engine"] = engine
     else:
         options["max_workers"] = 1
     with parallel_backend("pythagoras", **options):
         grid.fit(X, y)
-    peer = pythagoras.joblib_backend.PythagorasBackend(**options).executor._peer
+    peer = pythagoras.joblib_backend.PythagorasBackend(**options).client.peer
     return {"scores": _scores(grid), "best_params": grid.best_params_,
             "executed": peer.executed, "pool_started": peer._pool is not None}
 

@@ -1,7 +1,7 @@
 """dask as a peer's engine, against a real dask.distributed LocalCluster on 127.0.0.1.
 
 The joblib issue's grid search under ``parallel_backend("pythagoras",
-executor=client.get_executor())`` scores as ``n_jobs=1`` does, and a plain loky peer in a new
+engine=client.get_executor())`` scores as ``n_jobs=1`` does, and a plain loky peer in a new
 process reads every fit back; two processes, each with its own cluster, mapping the same calls
 on one folder execute each call once.
 """
@@ -79,7 +79,7 @@ def test_a_dask_engine_runs_the_misses_and_never_sees_the_hits(
         folder: Path, dask_client: Any, monkeypatch: pytest.MonkeyPatch,
         executions: Callable[[], list[Any]]) -> None:
     submitted = count_submissions(monkeypatch)
-    with PythagorasExecutor(folder, executor=dask_client) as executor:
+    with PythagorasExecutor(folder, engine=dask_client) as executor:
         assert list(executor.map(calls.square, range(4), timeout=DEADLINE)) == [0, 1, 4, 9]
         assert len(submitted) == 4
         assert list(executor.map(calls.square, range(6), timeout=DEADLINE)) == [
@@ -91,8 +91,8 @@ def test_a_dask_engine_runs_the_misses_and_never_sees_the_hits(
 
 def test_the_backend_shares_one_executor_for_every_get_executor_of_a_client(
         folder: Path, dask_client: Any) -> None:
-    first = PythagorasBackend(location=str(folder), executor=dask_client.get_executor())
-    again = PythagorasBackend(location=str(folder), executor=dask_client.get_executor())
+    first = PythagorasBackend(location=str(folder), engine=dask_client.get_executor())
+    again = PythagorasBackend(location=str(folder), engine=dask_client.get_executor())
     assert first.executor is again.executor
     assert first.effective_n_jobs(-1) == 2  # the cluster's threads
 
@@ -145,8 +145,7 @@ def test_nested_calls_on_a_dask_worker_of_one_thread_lend_it_and_sign(tmp_path: 
     folder = tmp_path / "swarm"
     secret = "a-secret-of-the-team-7d21"
     done = child_processes.run([str(HERE / "_dask_nested.py"), str(folder)], timeout=DEADLINE,
-                               env=child_processes.environment(PYTHAGORAS_SECRET=secret,
-                                                               PYTHONPATH=str(HERE)))
+                               env={**environment(), "PYTHAGORAS_SECRET": secret})
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["got"] == result["want"] and result["stored"]

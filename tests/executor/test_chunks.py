@@ -203,12 +203,12 @@ def test_a_chunk_of_hits_writes_no_request_and_a_chunk_of_misses_only_its_misses
     results = client.map(fx.square, range(12), chunksize=4, timeout=TIMEOUT)
     # [0, 1, 2, 3]: all stored; [4, 5, 6, 7]: a batch of 4, 6 and 7; [8, 9, 10, 11]: 11 alone.
     swarm = client._peer.swarm
-    expected = sorted([sorted(str(client._call(fx.square, (x,), {}).address) for x in (4, 6, 7)),
-                       [str(client._call(fx.square, (11,), {}).address)]])
+    expected = sorted([sorted(str(client.client.call(fx.square, (x,), {}).address) for x in (4, 6, 7)),
+                       [str(client.client.call(fx.square, (11,), {}).address)]])
     assert sorted(sorted(str(a) for a in m) for m in batches(client)) == expected
     single = [key for key in keys(client, "requests/")
               if not key.rpartition("/")[2].startswith(BATCH_FUNCTION)]
-    assert [swarm.address_of(key) for key in single] == [client._call(fx.square, (11,), {}).address]
+    assert [swarm.address_of(key) for key in single] == [client.client.call(fx.square, (11,), {}).address]
     open_executor(max_workers=1)  # a peer that serves the folder
     assert list(results) == squares(range(12))
     assert executed(executions, "square") == Counter(range(12))  # the stored ones ran once, before

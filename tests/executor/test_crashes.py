@@ -36,7 +36,7 @@ def test_a_worker_crash_does_not_fail_the_calls_running_beside_it(
 def test_a_batch_with_a_call_that_kills_its_worker_keeps_its_other_values(
         open_executor: Callable[..., PythagorasExecutor]) -> None:
     executor = open_executor(max_workers=1)
-    futures = executor._submit_calls([executor._call(fx.crash_on, (x, 3), {}) for x in (1, 2, 3, 4)])
+    futures = executor.client.submit([executor.client.call(fx.crash_on, (x, 3), {}) for x in (1, 2, 3, 4)])
     assert [f.result(timeout=TIMEOUT) for f in (futures[0], futures[1], futures[3])] == [1, 4, 16]
     with pytest.raises(PeersDied):
         futures[2].result(timeout=TIMEOUT)

@@ -35,7 +35,7 @@ def damage(path: Path, how: str) -> bytes:
 
 
 def executor_address(fn: Callable[..., Any], *args: Any) -> CallAddress:
-    """The address of ``executor.submit(fn, *args)`` (as ``PythagorasExecutor._call`` takes it)."""
+    """The address of ``executor.submit(fn, *args)`` (as ``SwarmClient.call`` takes it)."""
     return CallAddress(function_identity(fn, strict=False).hex(), arguments_hash(fn, args, {}).hex())
 
 

@@ -54,7 +54,7 @@ def test_constructible_without_arguments_and_picklable(monkeypatch: pytest.Monke
                                 lease_timeout=7.0)
     copy = pickle.loads(pickle.dumps(backend))
     assert isinstance(copy, PythagorasBackend)
-    assert copy._options() == backend._options()
+    assert copy.options == backend.options
 
 
 def test_results_in_order_under_both_context_managers(folder: str) -> None:

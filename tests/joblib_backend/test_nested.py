@@ -46,9 +46,10 @@ def test_nested_backends_are_the_swarm_then_threads_then_sequential(tmp_path: Pa
                                   chain[MAX_SWARM_NESTING + 1])
     for level, nested in enumerate(swarm, start=1):
         assert isinstance(nested, PythagorasBackend) and nested.nesting_level == level
-        assert (nested.location, nested.cache, nested.lease_timeout) == (str(tmp_path), False, 7.0)
-        assert (nested.secret, nested.storage_options) == (SECRET.encode(), STORAGE_OPTIONS)
-        assert nested.max_workers is None and nested.engine is None and not nested.progress
+        options = nested.options
+        assert (options.location, options.cache, options.lease_timeout) == (str(tmp_path), False, 7.0)
+        assert (options.secret, options.storage_options) == (SECRET.encode(), STORAGE_OPTIONS)
+        assert options.max_workers is None and options.engine is None and not nested.progress
     assert isinstance(threads, ThreadingBackend) and threads.nesting_level == MAX_SWARM_NESTING + 1
     assert isinstance(sequential, SequentialBackend)
 
@@ -82,9 +83,9 @@ def test_neither_the_secret_nor_the_storage_options_are_pickled(tmp_path: Path,
         assert private.encode() not in data
         assert private.encode() not in pickle.dumps(backend)
     copy = pickle.loads(data).backend
-    assert (copy.location, copy.cache, copy.lease_timeout, copy.nesting_level) == (
+    assert (copy.location, copy.options.cache, copy.options.lease_timeout, copy.nesting_level) == (
         str(tmp_path), False, 7.0, 1)
-    assert copy.secret is None and copy.storage_options is None
+    assert copy.options.secret is None and copy.options.storage_options is None
 
 
 # -- nested Parallel calls in a swarm -----------------------------------------------------------

@@ -94,9 +94,9 @@ def executor_records(work: Path, manifest: dict[str, object]) -> None:
             _copy(swarm, OUT)  # the request, its claim and the peers' records, mid-call
             release.touch()
             assert held.result(timeout=60) == 70_000
-        manifest["square"] = str(ex._call(square, (3,), {}).address)
-        manifest["fail"] = str(ex._call(fail, (1,), {}).address)
-        manifest["hold"] = str(ex._call(hold, (str(release), bytes(70_000)), {}).address)
+        manifest["square"] = str(ex.client.call(square, (3,), {}).address)
+        manifest["fail"] = str(ex.client.call(fail, (1,), {}).address)
+        manifest["hold"] = str(ex.client.call(hold, (str(release), bytes(70_000)), {}).address)
     memory = Memory(swarm, verbose=0)
     assert memory.cache(square)(5) == 25
     _copy(swarm, OUT)

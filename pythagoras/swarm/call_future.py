@@ -1,4 +1,4 @@
-"""The futures of the calls an executor sends to the swarm: they fire the submitter's events as
+"""The futures of the calls a client sends to the swarm: they fire the submitter's events as
 they settle, lend a waiting worker's slot, and end a wait that times out in CallTimeout."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from ..errors import CallTimeout
-from ..swarm import events
-from ..swarm.peer import Peer
+from . import events
+from .peer import Peer
 
-__all__ = ["CallFuture", "fire_outcome", "read_from_store", "stall_note"]
+__all__ = ["CallFuture", "fire_outcome", "read_from_store", "stall_note", "why_stalled"]
 
 
 class CallFuture(Future[Any]):
@@ -22,11 +22,21 @@ class CallFuture(Future[Any]):
     so that a progress bar has counted a call by the time ``result()`` returns it. A future
     cancelled before it settles fires neither."""
 
-    _event: events.CallEvent | None = None  # its submitted event, once sent
-    _lender: Peer | None = None  # the peer a thread waiting on it lends its slot to
+    def __init__(self, lender: Peer | None = None, function: str = "a function",
+                 function_id: str | None = None) -> None:
+        super().__init__()
+        self._event: events.CallEvent | None = None  # its submitted event, once sent
+        self._lender = lender  # the peer a thread waiting on it lends its slot to
+        self._function = function  # the name of the function called
+        self._function_id = function_id  # and its identity
 
-    _function = "a function"  # the name of the function called, once sent
-    _function_id: str | None = None  # and its identity
+    def sent_as(self, event: events.CallEvent) -> None:
+        """Note the call's ``submitted`` event: its ``finished`` or ``failed`` is fired from it."""
+        self._event = event
+
+    def why_stalled(self) -> str:
+        """``stall_note`` of this call: why no live peer can run it now, if none can."""
+        return stall_note(self._lender, self._function_id)
 
     def result(self, timeout: float | None = None) -> Any:
         return self._waited(super().result, timeout)
@@ -82,9 +92,15 @@ class CallFuture(Future[Any]):
 
 
 def read_from_store(future: Future[Any]) -> bool:
-    """True for a future that ``submit``/``map`` settled from the store (a hit, or a stored
-    failure raised again): every other is a :class:`CallFuture` that went to the swarm."""
+    """True for a future that a client settled from the store (a hit, or a stored failure
+    raised again): every other is a :class:`CallFuture` that went to the swarm."""
     return not isinstance(future, CallFuture)
+
+
+def why_stalled(future: Future[Any]) -> str:
+    """For a timeout's message about ``future``: :meth:`CallFuture.why_stalled`, or nothing for
+    a future settled from the store."""
+    return future.why_stalled() if isinstance(future, CallFuture) else ""
 
 
 def fire_outcome(submitted: events.CallEvent, error: BaseException | None) -> None:
