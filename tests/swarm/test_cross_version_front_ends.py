@@ -68,10 +68,10 @@ def expected(front_end: str, case: str, client: str, runner: str) -> tuple[str, 
     worker's)."""
     if front_end == "decorator" and case == "lambda":
         return "refused", "refused", "refused"
-    if front_end == "joblib" or case == "class_arg" and front_end != "memory" or \
-            case == "lambda" and front_end == "executor":
-        # joblib's calls go as bytecode (its config wrapper has no source); an argument of the
-        # script's class as its maker's bytecode; so does a lambda: left to the client's Python
+    if case == "class_arg" and front_end != "memory" or \
+            case == "lambda" and front_end in ("executor", "joblib"):
+        # an argument of the script's class goes as its maker's bytecode; so does a lambda:
+        # left to the client's Python
         return "left", "missing", "missing"
     if front_end == "memory":  # computed here, by the client; a lambda's identity is its bytecode
         again = case == "lambda" or not loads(runner, client, case)
@@ -131,9 +131,7 @@ def measure(tmp_path: Path, client: str, runner: str) -> dict[tuple[str, str], t
                                  env=child_processes.environment(**{execution_log.VARIABLE: str(first_log)})):
         first = {}
         runs = ["script", "numpy", "class_result", "unloadable"]
-        for front_ends, cases, timeout in [(["executor", "decorator", "memory"], runs, RUNS),
-                                           (["executor", "decorator", "memory"], ["class_arg", "lambda"], LEFT),
-                                           (["joblib"], CASES, LEFT)]:
+        for front_ends, cases, timeout in [(FRONT_ENDS, runs, RUNS), (FRONT_ENDS, ["class_arg", "lambda"], LEFT)]:
             got = script(client, location, first_log, front_ends, cases, timeout)
             first.update({(f, c): got[f][c] for f in front_ends for c in cases})
     worker_log = (tmp_path / "worker.log").read_text()
