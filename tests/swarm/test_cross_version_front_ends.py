@@ -54,12 +54,11 @@ BASES = {"executor": 0, "joblib": 100, "decorator": 200, "memory": 300}
 def loads(reader: str, maker: str, case: str) -> bool:
     """Whether Python ``reader`` loads the value of ``case`` that Python ``maker`` made: a path
     made by 3.13 refers to ``pathlib._local``, which older Pythons lack; a class of the script
-    travels by value, as its maker's bytecode and ``dataclass`` internals, which an older
-    Python cannot restore, nor 3.11 3.10's (another form of code)."""
+    travels by value, as its maker's bytecode, which no other Python loads (ForeignCode)."""
     if case == "unloadable":
         return not (maker >= "3.13" > reader)
-    if case == "class_result":
-        return reader == maker or reader > maker > "3.10"
+    if case == "class_result":  # its class's code, which only its maker's Python runs
+        return reader == maker
     return True
 
 
