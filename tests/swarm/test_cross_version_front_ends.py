@@ -23,7 +23,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import child_processes
 import execution_log
@@ -76,8 +76,17 @@ def expected(front_end: str, case: str, client: str, runner: str) -> tuple[str, 
         again = case == "lambda" or not loads(runner, client, case)
         return "here", "hit", "recompute" if again else "hit"
     if not loads(client, runner, case):  # made on the worker
-        return "unloadable", "unloadable", "hit"
+        # joblib withdraws a batch's calls not yet run once one fails: the other may be stored
+        return "unloadable", "unloadable", "hit" if front_end != "joblib" else JOBLIB_ABORTED
     return "worker", "hit", "hit"
+
+
+#: joblib's calls after one that failed: run (a hit later) or withdrawn (missing), by the race.
+JOBLIB_ABORTED: Final = "hit|missing"
+
+
+def agrees(want: tuple[str, str, str], got: tuple[str, str, str]) -> bool:
+    return all(g in w.split("|") for w, g in zip(want, got, strict=True))
 
 
 def script(python: str, location: Path, log: Path, front_ends: list[str], cases: list[str],
@@ -165,4 +174,5 @@ def test_each_front_end_across_versions(tmp_path: Path, direction: str) -> None:
     table = "\n".join(f"{f:9} {c:13} client {v_client} on worker {v_runner}: " + " / ".join(measured[f, c])
                       for f in FRONT_ENDS for c in CASES)
     print(f"python {sys.version.split()[0]} running the test\n{table}")
-    assert measured == want, table
+    assert measured.keys() == want.keys()
+    assert all(agrees(want[key], measured[key]) for key in want), table
