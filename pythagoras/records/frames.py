@@ -20,13 +20,15 @@ import io
 import logging
 import pickle
 import struct
+import sys
 import threading
+import types
 from typing import Any, Final
 
 import cloudpickle  # type: ignore[import-untyped]
 import xxhash
 
-from ..errors import CorruptRecord
+from ..errors import CorruptRecord, ForeignCode
 from ..storage.base import Store
 
 __all__ = [
@@ -36,9 +38,11 @@ __all__ = [
     "MISSING",
     "MOVED_MODULES",
     "MOVED_NAMES",
+    "PYTHON",
     "Unpickler",
     "dump_value",
     "frame",
+    "load_code_of",
     "load_value",
     "read_record",
     "report_corrupt",
@@ -96,8 +100,10 @@ def dump_value(value: Any, *, plain: bool = False) -> bytes:
     hand them to the value without copying (``docs/protocol.md``, "Values").
     """
     buffers: list[pickle.PickleBuffer] = []
-    dumps = pickle.dumps if plain or type(value) in _SCALARS else cloudpickle.dumps
-    stream = dumps(value, protocol=5, buffer_callback=buffers.append)
+    if plain or type(value) in _SCALARS:
+        stream = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    else:
+        stream = _dumps_guarding_code(value, buffers)
     raws = [b.raw() for b in buffers]
     head = _COUNTS.pack(len(raws), len(stream)) + b"".join(_LENGTH.pack(r.nbytes) for r in raws)
     parts: list[bytes | memoryview] = [head, stream]
@@ -107,6 +113,58 @@ def dump_value(value: Any, *, plain: bool = False) -> bytes:
         parts += [b"\0" * padding, raw]
         position += padding + raw.nbytes
     return b"".join(parts)
+
+
+#: The Python that pickles here, as ``3.11``: code pickled by value runs only there.
+PYTHON: Final = "%d.%d" % sys.version_info[:2]
+
+
+class _CodeNoticingPickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle's pickler, noticing whether it pickles code by value (a function or class
+    of a script, a lambda): bytecode that another Python version would misread."""
+
+    holds_code = False
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.CodeType:
+            self.holds_code = True
+        return super().reducer_override(obj)
+
+
+def _dumps_guarding_code(value: Any, buffers: list[pickle.PickleBuffer]) -> bytes:
+    """``value`` by cloudpickle; where it holds code by value, as a :class:`_CodeOf` of this
+    Python, which no other version loads."""
+    stream = io.BytesIO()
+    pickler = _CodeNoticingPickler(stream, protocol=5, buffer_callback=buffers.append)
+    pickler.dump(value)
+    if not pickler.holds_code:
+        return stream.getvalue()
+    buffers.clear()  # the guarded value holds its buffers in its own stream
+    return pickle.dumps(_CodeOf(PYTHON, cloudpickle.dumps(value, protocol=5)), protocol=5)
+
+
+class _CodeOf:
+    """A value that holds code by value, with the Python version that pickled it: loading it
+    under another version raises :class:`~pythagoras.errors.ForeignCode` (a peer of that
+    version loads it) instead of running bytecode this interpreter would misread (a wrong
+    value, a SystemError, a crash)."""
+
+    def __init__(self, python: str, stream: bytes) -> None:
+        self.python, self.stream = python, stream
+
+    def __reduce__(self) -> tuple[Any, tuple[str, bytes]]:
+        return load_code_of, (self.python, self.stream)
+
+
+def load_code_of(python: str, stream: bytes) -> Any:
+    """The value of a :class:`_CodeOf`, if this is the Python that pickled it."""
+    if python != PYTHON:
+        raise ForeignCode(
+            f"the value holds code pickled by Python {python} (a function or class of a script, "
+            f"or a lambda), which Python {PYTHON} cannot run: a peer of Python {python} loads "
+            "it; return or pass plain data, or instances of classes of an installed module, to "
+            "share it across versions", python)
+    return Unpickler(io.BytesIO(stream)).load()
 
 
 def load_value(payload: bytes | bytearray | memoryview,

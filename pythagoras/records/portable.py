@@ -33,10 +33,9 @@ import types
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["PYTHON", "rebuild", "reopen_pure_functions_with", "source_form"]
+from .frames import PYTHON  # the minor version whose bytecode a function record holds
 
-#: The minor version whose bytecode a function record holds.
-PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
+__all__ = ["PYTHON", "rebuild", "reopen_pure_functions_with", "source_form"]
 
 _MAX_DEFINITIONS: Final = 200
 

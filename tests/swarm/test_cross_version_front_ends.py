@@ -23,7 +23,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import child_processes
 import execution_log
@@ -54,12 +54,11 @@ BASES = {"executor": 0, "joblib": 100, "decorator": 200, "memory": 300}
 def loads(reader: str, maker: str, case: str) -> bool:
     """Whether Python ``reader`` loads the value of ``case`` that Python ``maker`` made: a path
     made by 3.13 refers to ``pathlib._local``, which older Pythons lack; a class of the script
-    travels by value, as its maker's bytecode and ``dataclass`` internals, which an older
-    Python cannot restore, nor 3.11 3.10's (another form of code)."""
+    travels by value, as its maker's bytecode, which no other Python loads (ForeignCode)."""
     if case == "unloadable":
         return not (maker >= "3.13" > reader)
-    if case == "class_result":
-        return reader == maker or reader > maker > "3.10"
+    if case == "class_result":  # its class's code, which only its maker's Python runs
+        return reader == maker
     return True
 
 
@@ -77,8 +76,17 @@ def expected(front_end: str, case: str, client: str, runner: str) -> tuple[str, 
         again = case == "lambda" or not loads(runner, client, case)
         return "here", "hit", "recompute" if again else "hit"
     if not loads(client, runner, case):  # made on the worker
-        return "unloadable", "unloadable", "hit"
+        # joblib withdraws a batch's calls not yet run once one fails: the other may be stored
+        return "unloadable", "unloadable", "hit" if front_end != "joblib" else JOBLIB_ABORTED
     return "worker", "hit", "hit"
+
+
+#: joblib's calls after one that failed: run (a hit later) or withdrawn (missing), by the race.
+JOBLIB_ABORTED: Final = "hit|missing"
+
+
+def agrees(want: tuple[str, str, str], got: tuple[str, str, str]) -> bool:
+    return all(g in w.split("|") for w, g in zip(want, got, strict=True))
 
 
 def script(python: str, location: Path, log: Path, front_ends: list[str], cases: list[str],
@@ -166,4 +174,5 @@ def test_each_front_end_across_versions(tmp_path: Path, direction: str) -> None:
     table = "\n".join(f"{f:9} {c:13} client {v_client} on worker {v_runner}: " + " / ".join(measured[f, c])
                       for f in FRONT_ENDS for c in CASES)
     print(f"python {sys.version.split()[0]} running the test\n{table}")
-    assert measured == want, table
+    assert measured.keys() == want.keys()
+    assert all(agrees(want[key], measured[key]) for key in want), table

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
-from pythagoras.errors import CorruptRecord
+from pythagoras.errors import CorruptRecord, ForeignCode
+from pythagoras.records import frames
 from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
 from pythagoras.records.results import MISSING, ResultCache
@@ -101,3 +103,49 @@ def test_value_layout_that_overruns_its_payload_is_corrupt() -> None:
         load_value(dump_value(list(range(10)))[:-1])
     with pytest.raises(CorruptRecord):
         load_value(b"\x01")
+
+
+# -- values that hold code by value ----------------------------------------------------------
+
+def _by_value_class() -> type:
+    class Point:  # a local class: cloudpickle pickles it by value, with its methods' bytecode
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+        def twice(self) -> int:
+            return 2 * self.x
+
+    return Point
+
+
+def test_a_value_holding_code_loads_under_the_python_that_pickled_it() -> None:
+    point = load_value(dump_value(_by_value_class()(21)))
+    assert point.twice() == 42
+    assert load_value(dump_value(lambda x: x + 1))(1) == 2
+
+
+@pytest.mark.parametrize("value", [lambda x: x + 1, [1, {"p": None}], "code"], ids=["lambda", "nested", "str"])
+def test_another_pythons_code_is_refused_never_run(value: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a record pickled by Python 3.99 reads here: bytecode of another version may load and
+    # then give a wrong value, a SystemError or a crash when it runs.
+    if isinstance(value, list):
+        value[1]["p"] = _by_value_class()(1)
+    monkeypatch.setattr(frames, "PYTHON", "3.99")
+    data = dump_value(value)
+    monkeypatch.undo()
+    if value == "code":  # no code in it: every Python loads it
+        assert load_value(data) == "code"
+        return
+    with pytest.raises(ForeignCode, match="code pickled by Python 3.99") as refused:
+        load_value(data)
+    assert isinstance(refused.value, LookupError) and refused.value.python == "3.99"
+
+
+def test_values_without_code_are_not_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    array = np.arange(6.0)
+    monkeypatch.setattr(frames, "PYTHON", "3.99")
+    data = dump_value({"a": array, "f": np.sqrt})  # a function of an installed module: by name
+    monkeypatch.undo()
+    loaded = load_value(bytearray(data))
+    assert (loaded["a"] == array).all() and loaded["f"] is np.sqrt
+    assert b"load_code_of" not in data and loaded["a"].flags.writeable  # out of band, as ever
