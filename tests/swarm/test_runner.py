@@ -132,16 +132,20 @@ def drain(parts: Parts) -> None:
     raise AssertionError("requests left after 100 picks")
 
 
-def test_it_picks_its_own_requests_first(parts: Parts) -> None:
+def test_it_picks_its_own_requests_first(parts: Parts, store: MemoryStore,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     others = [publish(parts.swarm, call(x)) for x in (1, 2, 3)]
     own = publish(parts.swarm, call(4))
     parts.runner.own([own])
     assert parts.woken.is_set()  # the loop is told there is something to pick
+    listings: list[str] = []
+    listing = store.list
+    monkeypatch.setattr(store, "list", lambda prefix="": listings.append(prefix) or listing(prefix))
     assert parts.runner.pick()
-    assert RAN == [4]
+    assert RAN == [4] and listings == []  # taken without listing the store
     drain(parts)
     assert sorted(RAN) == [1, 2, 3, 4]
-    assert all(parts.swarm.store.age(key) is None for key in others)  # retired once settled
+    assert all(store.age(key) is None for key in others)  # retired once settled
     assert parts.runner.executed == 4
 
 
@@ -192,9 +196,13 @@ def test_a_request_of_another_pythons_bytecode_is_left_for_a_lease(
     assert not parts.swarm.claimed(address)  # released at once: a peer of 3.99 may take it
     assert parts.swarm.failure(address) is None  # never failed here
     assert store.age(key) is not None  # the request stays
+    claims: list[CallAddress] = []
+    claim = parts.swarm.claim
+    monkeypatch.setattr(parts.swarm, "claim",
+                        lambda address, *a, **k: claims.append(address) or claim(address, *a, **k))
     parts.runner.list_again()
-    assert not parts.runner.pick()  # skipped for a lease: not claimed again
-    assert not parts.swarm.claimed(address)
+    assert not parts.runner.pick()
+    assert claims == []  # skipped for a lease: not claimed again
 
 
 def test_a_request_whose_function_has_not_arrived_is_tried_again_later(
