@@ -202,7 +202,6 @@ MOVED_MODULES: Final = {
     "pythagoras.cloud": "pythagoras.tutorial.cloud",
     "pythagoras.engines": "pythagoras.swarm.engines",
     "pythagoras.events": "pythagoras.swarm.events",
-    "pythagoras.execution": "pythagoras.swarm.execution",
     "pythagoras.function_records": "pythagoras.records.functions",
     "pythagoras.hookspecs": "pythagoras.storage.hookspecs",
     "pythagoras.lending": "pythagoras.swarm.lending",

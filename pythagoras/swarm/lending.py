@@ -38,7 +38,7 @@ class LendingPeer(Peer):
     def __init__(self, store: Store, *, lease_timeout: float = 30.0) -> None:
         threads = _LentThreads(max_workers=_MAX_LENT, thread_name_prefix="pythagoras-lent")
         super().__init__(store, max_workers=_MAX_LENT, lease_timeout=lease_timeout, executor=threads)
-        self.max_workers = 0
+        self.pool.resize(0)
 
     @classmethod
     def of(cls, store: Store) -> LendingPeer:
@@ -59,21 +59,20 @@ class LendingPeer(Peer):
         if getattr(_lent, "here", False):
             yield
             return
-        with self._cv:
-            lends = self.max_workers < _MAX_LENT
-            if lends:
-                self.max_workers += 1
-                self._news = self._listing_due = True
+        lends = self.pool.widen(_MAX_LENT)
+        if lends:
+            self.runner.list_again()
+            with self._wake:
+                self._news = True
                 self._start()
-                self._cv.notify_all()
+                self._wake.notify_all()
         _lent.here = True
         try:
             yield
         finally:
             _lent.here = False
             if lends:
-                with self._cv:
-                    self.max_workers -= 1
+                self.pool.narrow()
 
     def _refresh_capacity(self) -> None:
         """Its capacity is the number of threads lending, not its thread pool's size."""

@@ -1,11 +1,45 @@
 """A peer: one process's member of the swarm, with a warm local pool of worker processes.
 
-One thread per peer runs the loop: announce the peer and renew its leases every
-``lease_timeout / 3``; resolve the futures it waits on when their result or failure appears;
-and, while it serves (always for a worker, while it waits for results otherwise), pick pending
-requests, claim them and run them on the pool (:mod:`pythagoras.swarm.execution`). Completions are
-handled in the pool's callback thread. Idle polling backs off from 1 ms to a cap
-(``poll_cap``). See ``docs/protocol.md``.
+A peer is a few parts that each own their state, composed here. The peer owns the loop thread:
+it announces the peer and has its leases renewed every ``lease_timeout / 3``; has the awaited
+calls polled, resolving their futures when their result or failure appears; and, while it
+serves (always for a worker, while it waits for results otherwise), has pending requests
+picked, claimed and run. Idle polling backs off from 1 ms to a cap (``poll_cap``). See
+``docs/protocol.md``.
+
+The threads, maps and locks inside one peer (``->``: calls into; ``[]``: state, owned by the
+part named above it)::
+
+  caller's threads        loop thread               pool's callback thread   watchdog's thread
+  (submit, await_result,  (Peer._loop)              (loky's, or an engine's  (FolderWatch, on a
+   holding, lending,       |                         completion thread)       local folder)
+   close)                  |                          |                         |
+   |                       | heartbeat -> LeaseKeeper | Runner._finished        | Peer._on_key
+   |                       | poll      -> Waiters     |  -> settle, resolve     |  -> Waiters.hear
+   |                       | pick      -> Runner      |                         |  -> Runner.list_again
+   v                       v                          v                         v
+  +--------------------------------------------------------------------------------------+
+  | Peer          [_news, _heard, _closed, _thread, _next_beat, _watch]    Condition _wake |
+  |   the loop waits on _wake; every other thread notifies it when there is work           |
+  | Waiters       [_waiting: address -> futures, _direct, _heard, _requests]   Lock _lock  |
+  | Runner        [_own, _candidates, _skip, _busy, executed]                  Lock _lock  |
+  |   WorkerPool  [_pool (loky), _on_engine, max_workers, marks: StartMarks]   Lock _lock  |
+  | LeaseKeeper   [_running, _held, _lost, _unreleased]             Condition _lock        |
+  |                                         Lock _writing (renew or retire in the store)   |
+  +--------------------------------------------------------------------------------------+
+        |  claims, requests, results, failures, peer records
+        v
+      Swarm -> Store  (no lock of the peer is held while the store is called)
+
+  submit:  caller -> Runner.run (claimed at once, a worker free) -> WorkerPool.submit
+           or caller -> Swarm.publish -> Runner.own -> (loop) Runner.pick -> Runner.run
+  outcome: WorkerPool future done -> (callback thread) Runner._finished -> Swarm.settle under
+           LeaseKeeper.retiring -> Waiters.resolve -> the caller's future
+
+Locks: each part's lock guards that part's maps only and is never held while another part, the
+store, or a future's callbacks are called; so no two part locks are ever held at once, and
+there is no order to keep among them. The one nesting is inside the lease keeper: ``_writing``,
+then its ``_lock``.
 """
 
 from __future__ import annotations
@@ -16,32 +50,29 @@ import logging
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, InvalidStateError
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import UnloadableResult
 from ..identity.address import CallAddress
-from ..records.frames import MISSING
 from ..records.portable import PYTHON
 from ..storage.base import Store
 from ..storage.local import LocalFolderStore
-from .engines import Engine
-from .execution import Execution
+from .leases import LeaseKeeper
 from .notifications import FolderWatch, watch_folder
-from .protocol import Claim, PreparedRequest, new_peer_id
+from .pool import WorkerPool
+from .protocol import PreparedRequest, new_peer_id
+from .runner import Runner
 from .swarm import Swarm
-from .worker import StartMarks
+from .waiters import Waiters
 
 __all__ = ["Peer"]
 
 log = logging.getLogger("pythagoras")
 
 
-
-class Peer(Execution):
+class Peer:
     """Serves one store: claims and runs pending calls, and waits for the results of others.
 
     The calls run on a warm loky pool of ``max_workers`` processes, or on ``executor``, a
@@ -57,13 +88,6 @@ class Peer(Execution):
                  serve_always: bool = False, executor: Executor | None = None) -> None:
         self.id = new_peer_id()
         self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
-        self._engine = None if executor is None else Engine(executor, max_workers)
-        self._engine_refused = False  # the engine refused a call: this peer runs no more
-        self._on_engine: dict[CallAddress, Future[Any]] = {}  # by request address
-        if self._engine is not None:
-            self.max_workers = self._engine.capacity()
-        else:
-            self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
         self.lease_timeout = lease_timeout
         if poll_cap is None:  # a folder is cheap to poll; an object store is not
             poll_cap = 1.0 if store.remote else 0.05
@@ -72,34 +96,30 @@ class Peer(Execution):
         # 0.25 s, so that a result on a remote store is seen soon after it is stored.
         self.wait_poll_cap = min(poll_cap, 0.25)
         self.serve_always = serve_always
-        self._cv = threading.Condition()
-        self._leases = threading.Lock()  # held while a claim is renewed or retired
-        self._listing_due = True  # list the store at the next pick: requests may be pending
-        self._own: deque[str] = deque()  # request keys this process submitted: picked first
-        self._candidates: list[str] = []
-        self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
-        self._running: dict[CallAddress, Claim] = {}  # by the address of the request running
-        self._held: dict[CallAddress, Claim] = {}  # calls computed in a caller's thread here
-        self._unreleased: list[Claim] = []  # claims the store refused to release: retried
-        self._busy: set[CallAddress] = set()  # the calls running here: not polled for
-        self._requests: dict[str, set[Future[Any]]] = {}  # own request key -> futures awaiting it
-        self._waiting: dict[CallAddress, list[Future[Any]]] = {}
-        self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
-        self._heard: set[CallAddress] = set()  # awaited calls a notification says are finished
+        self.leases = LeaseKeeper(self.swarm)
+        self.pool = WorkerPool(self.swarm.store, lease_timeout, max_workers=max_workers,
+                               engine=executor, at_exit=self._close_at_exit)
+        self.waiters = Waiters(self.swarm, lease_timeout, busy=self._running_here)
+        self.runner = Runner(self.swarm, self.id, self.leases, self.waiters, self.pool,
+                             serving=self._serving, wake=self._notify)
+        self._wake = threading.Condition()  # the loop waits on it; held only around the below
         self._news = False  # a request appeared or a worker became free: try to pick
-        self._rotation = 0
-        self._watch: FolderWatch | None = None
-        self._watched: set[str] = set()  # the parts of the folder it watches
-        self._pool: Any = None
-        self._runs = StartMarks()  # how the peer tells a run that killed its worker
-        self._engine_home: tuple[Any, float, int] | None = None  # for an engine's workers
-        self._exit_hooked = False
-        self._thread: threading.Thread | None = None
+        self._heard = False  # a notification says an awaited call is finished
         self._closed = False
+        self._thread: threading.Thread | None = None
         self._next_beat = 0.0
-        self._awaited_since: dict[str, float] = {}  # function id -> since when calls of it wait
-        self._stalled: set[str] = set()  # function ids whose stalled calls were reported
-        self.executed = 0
+        self._watch: FolderWatch | None = None
+        self._watched: set[str] = set()  # the parts of the folder it watches (the loop's only)
+
+    @property
+    def max_workers(self) -> int:
+        """How many calls it runs at once (0: it runs none; a lending peer's changes)."""
+        return self.pool.max_workers
+
+    @property
+    def executed(self) -> int:
+        """How many calls it has run."""
+        return self.runner.executed
 
     # -- the caller's side -----------------------------------------------------------------
 
@@ -108,12 +128,10 @@ class Peer(Execution):
         """A future for the call's value (or its failure); ``direct`` ones resolve to MISSING
         when nobody holds the call's claim any more."""
         future = Future() if future is None else future
-        with self._cv:
-            self._waiting.setdefault(address, []).append(future)
-            if direct:
-                self._direct.add(address)
+        self.waiters.add(address, future, direct=direct)
+        with self._wake:
             self._start()
-            self._cv.notify_all()
+            self._wake.notify_all()
         return future
 
     @contextmanager
@@ -125,33 +143,19 @@ class Peer(Execution):
         if claim is None:
             yield False
             return
-        with self._cv:
-            self._held[address] = claim
+        self.leases.hold(claim)
+        with self._wake:
             self._start()  # the heartbeat keeps the lease fresh however long the call takes
         try:
             yield True
         finally:
-            with self._leases:
-                with self._cv:
-                    self._held.pop(address, None)
-                self._release(claim)
+            self.leases.let_go(claim)
 
     @contextmanager
     def lending(self) -> Iterator[None]:
         """While the block runs (the caller waits for calls), a lending peer runs one more
         call at once; nothing for this one, whose workers are its own."""
         yield
-
-    def _release(self, claim: Claim) -> None:
-        """Release a claim; one the store refuses to release (a folder turned read-only) is
-        released by the heartbeat once the store takes writes again. Call with ``_leases``."""
-        try:
-            self.swarm.release(claim)
-        except Exception as error:
-            log.warning("pythagoras: cannot release the claim on %s (%s); trying again at each "
-                        "heartbeat", claim.address, error)
-            with self._cv:
-                self._unreleased.append(claim)
 
     def submit(self, prepared: PreparedRequest, futures: list[tuple[CallAddress, Future[Any]]]) -> None:
         """Have the request's calls run and ``futures`` (each with its call's address; equal
@@ -162,131 +166,126 @@ class Peer(Execution):
         its calls waits for it, and runs it if this peer dies. Otherwise it publishes the
         request, which any peer, this one included, picks up.
         """
-        with self._cv:
-            free = (not self._closed and 0 < self.max_workers and len(self._running) < self.max_workers
-                    and not any(call.address in self._busy for call in prepared.calls))
+        free = not self._closed and self.runner.free_for(prepared.calls)
         claim = self.swarm.claim(prepared.address, self.id,
-                                 started=self._starts_at_once()) if free else None
+                                 started=self.runner.starts_at_once()) if free else None
         if claim is not None:
             for address, future in futures:
                 self.await_result(address, future)
-            if self._run(claim, prepared.calls):
+            if self.runner.run(claim, prepared.calls):
                 return
-            with self._cv:
-                for address, _ in futures:
-                    self._waiting.pop(address, None)
+            self.waiters.forget(address for address, _ in futures)
         key = self.swarm.publish(prepared)
-        with self._cv:
-            self._requests.setdefault(key, set()).update(future for _, future in futures)
-            self._own.append(key)
-            self._news = True
+        self.waiters.track(key, (future for _, future in futures))
+        self.runner.own([key])
         for address, future in futures:
             self.await_result(address, future)
             future.add_done_callback(functools.partial(self._settled, address, key))
 
     def _settled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
-        """A future of an own request is done. A cancelled one stops being waited on; the
-        request is withdrawn when the last of its futures is cancelled and no peer has
-        claimed it."""
-        with self._cv:
-            if future.cancelled():
-                futures = self._waiting.get(address, [])
-                if future in futures:
-                    futures.remove(future)
-                    try:  # wait() and as_completed() count a cancelled future once it is notified
-                        future.set_running_or_notify_cancel()
-                    except RuntimeError:  # notified already
-                        pass
-                if not futures:
-                    self._waiting.pop(address, None)
-                    self._direct.discard(address)
-            awaited = self._requests.get(request_key)
-            if awaited is None:
-                return
-            awaited.discard(future)
-            if awaited:
-                return
-            del self._requests[request_key]
-            request_address = self.swarm.address_of(request_key)
-            if not future.cancelled() or request_address is None or request_address in self._running:
-                return
+        """A future of an own request is done. The request is withdrawn when the last of its
+        futures is cancelled and no peer has claimed it."""
+        if not self.waiters.settled(address, request_key, future):
+            return
+        request_address = self.swarm.address_of(request_key)
+        if request_address is None or self.leases.running(request_address):
+            return
         if not self.swarm.claimed(request_address):
             self.swarm.store.discard(request_key)
 
+    def serve(self) -> None:
+        """Serve until :meth:`close` (the worker command). The peer's record is written before
+        this returns, so other peers count its workers from then on."""
+        self.serve_always = True
+        self.swarm.announce(self.id, self._announcement())
+        with self._wake:
+            self._next_beat = time.monotonic() + self.lease_timeout / 3  # just announced
+            self._start()
+            self._wake.notify_all()
+
+    def stalled(self, function: str) -> str | None:
+        """Why no live peer can run calls of the function now (None: one can, or unknown)."""
+        try:
+            return self.swarm.unrunnable(function)
+        except Exception as error:  # a store hiccup: no reason is better than no timeout error
+            log.info("pythagoras: cannot tell who runs %s (%s)", function, error)
+            return None
+
+    # -- the loop ----------------------------------------------------------------------------
+
     def _start(self) -> None:
+        """Start the loop thread, once; call with ``_wake`` held."""
         if self._thread is None and not self._closed:
             self._thread = threading.Thread(target=self._loop, name=f"pythagoras-peer-{self.id}",
                                             daemon=True)
             self._thread.start()
             atexit.register(self._close_at_exit)
 
-    def _close_at_exit(self) -> None:
-        """The interpreter is exiting: release running calls and shut the pool down."""
-        self.close(wait=False)
+    def _notify(self) -> None:
+        """There is something to pick: wake the loop."""
+        with self._wake:
+            self._news = True
+            self._wake.notify_all()
 
-    def serve(self) -> None:
-        """Serve until :meth:`close` (the worker command). The peer's record is written before
-        this returns, so other peers count its workers from then on."""
-        with self._cv:
-            self.serve_always = True
-        self.swarm.announce(self.id, self._announcement())
-        with self._cv:
-            self._next_beat = time.monotonic() + self.lease_timeout / 3  # just announced
-            self._start()
-            self._cv.notify_all()
-
-    # -- the loop ----------------------------------------------------------------------------
+    def _running_here(self, address: CallAddress) -> bool:
+        return self.runner.busy(address)
 
     def _serving(self) -> bool:
-        return self.max_workers > 0 and (self.serve_always or bool(self._waiting))
+        return self.max_workers > 0 and (self.serve_always or self.waiters.any())
 
     def _loop(self) -> None:
         delay = 0.001  # between full polls: 1 ms after progress, doubling up to poll_cap
         next_poll = 0.0
         watchable = isinstance(self.swarm.store.backing, LocalFolderStore)
         while True:
-            with self._cv:
+            with self._wake:
                 if self._closed:
                     return
-                heard, self._heard = self._heard, set()
+                heard, self._heard = self._heard, False
                 news, self._news = self._news, False
-                # A waiting peer hears of results and failures; a serving one, of requests.
-                parts = {"results", "failures"} if self._waiting else set()
-                if self._serving():
-                    parts.add("requests")
+            waiting = self.waiters.any()
+            # A waiting peer hears of results and failures; a serving one, of requests.
+            parts = {"results", "failures"} if waiting else set()
+            if self._serving():
+                parts.add("requests")
             if watchable and not parts <= self._watched:
                 watchable = self._start_watch(parts)
-            progress = False
-            polled = False
-            spent = 0.0
-            try:
-                now = time.monotonic()
-                if now >= self._next_beat:
-                    self._heartbeat()
-                    self._next_beat = now + self.lease_timeout / 3
-                if heard:
-                    self._poll(heard)
-                if now >= next_poll:
-                    polled = True
-                    self._listing_due = True
-                    started = time.monotonic()
-                    progress = self._poll(self._next_slice())
-                    spent = time.monotonic() - started
-                if polled or news:
-                    progress |= self._pick_while_free()
-            except Exception:  # a store hiccup must not end the peer; it is retried next turn
-                log.exception("pythagoras peer %s: error in its loop; retrying", self.id)
+            polled = time.monotonic() >= next_poll
+            progress, spent = self._turn(heard, news, polled)
             if polled:
                 # With notifications, polls only catch what they missed: at the cap. Without,
                 # a poll that found something is soon followed by another.
                 watched = self._watch is not None
-                cap = self.wait_poll_cap if self._waiting else self.poll_cap
+                cap = self.wait_poll_cap if waiting else self.poll_cap
                 delay = 0.001 if progress and not watched else min(delay * 2, cap)
                 # Full polls never take more than about a tenth of the time, however many wait.
                 next_poll = time.monotonic() + max(delay, 10 * spent)
-            with self._cv:
+            with self._wake:
                 if not (self._closed or self._heard or self._news):
-                    self._cv.wait(max(0.0, min(next_poll, self._next_beat) - time.monotonic()))
+                    self._wake.wait(max(0.0, min(next_poll, self._next_beat) - time.monotonic()))
+
+    def _turn(self, heard: bool, news: bool, polled: bool) -> tuple[bool, float]:
+        """One turn of the loop: the heartbeat when due, the heard calls, a full poll, picks.
+        Whether it made progress, and the seconds the full poll took."""
+        progress = False
+        spent = 0.0
+        try:
+            now = time.monotonic()
+            if now >= self._next_beat:
+                self._heartbeat()
+                self._next_beat = now + self.lease_timeout / 3
+            if heard:
+                self.waiters.poll(self.waiters.take_heard())
+            if polled:
+                self.runner.list_again()
+                started = time.monotonic()
+                progress = self.waiters.poll(self.waiters.next_slice())
+                spent = time.monotonic() - started
+            if polled or news:
+                progress |= self.runner.pick_while_free()
+        except Exception:  # a store hiccup must not end the peer; it is retried next turn
+            log.exception("pythagoras peer %s: error in its loop; retrying", self.id)
+        return progress, spent
 
     def _start_watch(self, parts: set[str]) -> bool:
         """Notifications on the ``parts`` of a local folder; False where there can be none.
@@ -307,7 +306,7 @@ class Peer(Execution):
                 self._watched |= parts
             return True
         watch = watch_folder(self.swarm.store.backing.location, self._on_key, parts)
-        with self._cv:
+        with self._wake:
             if not self._closed:
                 self._watch, watch = watch, None
         if watch is not None:  # closed meanwhile
@@ -323,54 +322,16 @@ class Peer(Execution):
         if kind in ("results", "failures"):
             function, _, arguments = rest.partition("/")
             address = CallAddress(function, arguments.rpartition("/")[2])
-            with self._cv:
-                if address in self._waiting:
-                    self._heard.add(address)
-                    self._cv.notify_all()
+            if self.waiters.hear(address):
+                with self._wake:
+                    self._heard = True
+                    self._wake.notify_all()
         elif kind == "requests" and self._serving():
-            with self._cv:
-                self._news = True
-                self._listing_due = True
-                self._cv.notify_all()
-
-    def _report_stalls(self) -> None:
-        """Warn once per function when calls awaited here for a lease period can be run by no
-        live peer: none serves the swarm, or none of the Python whose bytecode they are."""
-        now = time.monotonic()
-        with self._cv:
-            functions = {address.function for address in self._waiting}
-        for function in set(self._awaited_since) - functions:
-            del self._awaited_since[function]
-            self._stalled.discard(function)
-        for function in functions - self._stalled:
-            if now - self._awaited_since.setdefault(function, now) < self.lease_timeout:
-                continue
-            reason = self.stalled(function)
-            if reason is not None:
-                self._stalled.add(function)
-                log.warning("pythagoras: calls awaited here cannot run now: %s; they run once a "
-                            "peer that can is up (pythagoras worker %s)", reason,
-                            self.swarm.store.location)
-
-    def stalled(self, function: str) -> str | None:
-        """Why no live peer can run calls of the function now (None: one can, or unknown)."""
-        try:
-            return self.swarm.unrunnable(function)
-        except Exception as error:  # a store hiccup: no reason is better than no timeout error
-            log.info("pythagoras: cannot tell who runs %s (%s)", function, error)
-            return None
+            self.runner.list_again()
+            self._notify()
 
     def _refresh_capacity(self) -> None:
-        """A dask cluster gains and loses workers: claim as many calls as it has now."""
-        if self._engine is None or self._engine_refused:
-            return
-        try:
-            capacity = self._engine.capacity()
-            with self._cv:
-                if not self._engine_refused:
-                    self.max_workers = capacity
-        except Exception as e:  # keep the last count; the engine's submit will tell
-            log.info("pythagoras: cannot count the workers of %r (%s)", self._engine, e)
+        self.pool.refresh_capacity()
 
     def _announce(self) -> None:
         try:  # a full disk may refuse the record and still let the leases be renewed
@@ -381,125 +342,35 @@ class Peer(Execution):
     def _heartbeat(self) -> None:
         self._refresh_capacity()
         self._announce()
-        self._report_stalls()
-        with self._cv:
-            claims = [*self._running.values(), *self._held.values()]
-            unreleased, self._unreleased = self._unreleased, []
-            for claim in self._running.values():  # its worker has begun it: breaking it costs
-                mark = self._runs.marks.get(claim.address)
-                if not claim.started and mark is not None and self._runs.started(mark):
-                    claim.started = True
-        for claim in unreleased:
-            with self._leases:
-                self._release(claim)
-        for claim in claims:
-            with self._leases:
-                with self._cv:
-                    if (self._running.get(claim.address) is not claim
-                            and self._held.get(claim.address) is not claim):
-                        continue  # finished since: its claim is released
-                if not self.swarm.renew(claim):
-                    log.warning("pythagoras: lost the lease on %s; another peer may run it too",
-                                claim.address)
+        self.waiters.report_stalls(self.stalled)
+        self.leases.renew(begun=lambda claim: self.pool.begun(claim.address))
 
     def _announcement(self) -> dict[str, Any]:
         return {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
                 "workers": self.max_workers, "serving": self._serving(), "python": PYTHON}
 
-    def _next_slice(self, size: int = 256) -> list[CallAddress]:
-        """The next few awaited calls, in rotation, so that one poll costs at most ``size`` reads."""
-        with self._cv:
-            waiting = [a for a in self._waiting if a not in self._busy]
-        if len(waiting) <= size:
-            return waiting
-        start = self._rotation % len(waiting)
-        self._rotation = start + size
-        return (waiting[start:] + waiting[:start])[:size]
-
-    def _poll(self, addresses: Iterable[CallAddress]) -> bool:
-        """Resolve the futures of the calls whose result or failure is stored; True if any was."""
-        resolved = False
-        for address in addresses:
-            with self._cv:
-                if address not in self._waiting or address in self._busy:
-                    continue
-            try:
-                value = self.swarm.lookup(address)
-                if value is MISSING:
-                    failure = self.swarm.failure(address)
-                    if failure is not None:
-                        self._resolve(address, error=failure.to_exception())
-                        resolved = True
-                    elif address in self._direct and not self.swarm.claimed(address):
-                        # The claim is gone: published and released since our read, or lapsed.
-                        self._resolve(address, value=self.swarm.lookup(address))
-                        resolved = True
-                    continue
-            except UnloadableResult as unloadable:  # stored, but it cannot be loaded here: say why
-                self._resolve(address, error=unloadable)
-                resolved = True
-                continue
-            self._resolve(address, value=value)
-            resolved = True
-        return resolved
-
-    def _awaited(self, address: CallAddress) -> bool:
-        """True while a future here waits for the call's outcome."""
-        with self._cv:
-            return address in self._waiting
-
-    def _resolve(self, address: CallAddress, *, value: Any = None,
-                 error: BaseException | None = None) -> None:
-        with self._cv:
-            futures = self._waiting.pop(address, [])
-            self._direct.discard(address)
-        for future in futures:
-            try:
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(value)
-            except InvalidStateError:  # cancelled meanwhile
-                pass
-
     # -- shutting down ---------------------------------------------------------------------
+
+    def _close_at_exit(self) -> None:
+        """The interpreter is exiting: release running calls and shut the pool down."""
+        self.close(wait=False)
 
     def close(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop picking; finish running calls (``wait``) or release their claims; leave the swarm."""
-        with self._cv:
+        with self._wake:
             if self._closed:
                 return
             self._closed = True
-            self._cv.notify_all()
-        deadline = None if timeout is None else time.monotonic() + timeout
+            self._wake.notify_all()
+        self.runner.stop()
         if wait:
-            with self._cv:
-                while self._running:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    self._cv.wait(remaining if remaining is not None else 0.1)
-        with self._cv:
-            unfinished = list(self._running.values())
-            pool, self._pool = self._pool, None
-            on_engine, self._on_engine = list(self._on_engine.values()), {}
-        with self._leases:  # a heartbeat under way must not write a released claim back
-            for claim in [*unfinished, *self._unreleased]:
-                try:
-                    self.swarm.release(claim)
-                except Exception as error:  # the store is failing: the lease lapses instead
-                    log.warning("pythagoras: cannot release the claim on %s (%s)", claim.address, error)
-        for future in on_engine:  # the engine is the caller's: only our own tasks stop
-            future.cancel()
-        if self._engine is not None:
-            self._engine.stop()
-        with self._cv:
+            self.leases.wait_idle(timeout)
+        unfinished = self.leases.close()
+        self.pool.close(kill_workers=bool(unfinished))
+        with self._wake:
             watch, self._watch = self._watch, None
         if watch is not None:
             watch.close()
-        if pool is not None:
-            pool.shutdown(wait=False, kill_workers=bool(unfinished))
-        self._runs.close()
         try:
             self.swarm.retire_peer(self.id)
         except OSError:

@@ -38,7 +38,7 @@ def search(how: str, folder: str, engine: Any = None) -> dict[str, Any]:
         grid.fit(X, y)
     peer = pythagoras.joblib_backend.PythagorasBackend(**options).client.peer
     return {"scores": _scores(grid), "best_params": grid.best_params_,
-            "executed": peer.executed, "pool_started": peer._pool is not None}
+            "executed": peer.executed, "pool_started": peer.pool.started}
 
 
 def _scores(grid: Any) -> list[float]:

@@ -324,7 +324,7 @@ def test_the_backend_keeps_one_executor_per_engine_and_pickles_without_it(
     assert PythagorasBackend(location=folder, engine=one).executor is a.executor
     b = PythagorasBackend(location=folder, engine=other)
     assert b.executor is not a.executor
-    assert a.executor._peer._engine is not None and a.executor._peer._engine.executor is one
+    assert a.executor._peer.pool.engine is not None and a.executor._peer.pool.engine.executor is one
     copy = pickle.loads(pickle.dumps(a))  # a thread pool cannot travel: the copy has none
     assert copy.engine is None and copy.location == a.location
 

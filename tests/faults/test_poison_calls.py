@@ -3,7 +3,7 @@
 Two kinds of poison:
 
 - it ends its own worker process (``os._exit``, as a segfault or the OOM killer would): its peer
-  survives, replaces its pool and counts one attempt per death (``Peer._finished``);
+  survives, replaces its pool and counts one attempt per death (``Runner._finished``);
 - it kills its whole peer (every process of the peer's group): the claim is left by a dead
   peer, the next peer breaks it with attempt + 1, and the peer that would take attempt
   ``max_attempts + 1`` records the failure instead (``Swarm.claim``).
