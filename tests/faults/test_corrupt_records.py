@@ -7,7 +7,7 @@ treated as absent; a result is recomputed, a request is skipped, a claim counts 
 its age makes it stale; the damaged bytes are never handed to a caller.
 
 Frames themselves (every cut, appended bytes, flipped bytes, garbage) are checked in
-``tests/test_records.py``; a truncated file read through the local store in
+``tests/records/test_frames.py``; a truncated file read through the local store in
 ``tests/storage/test_local_store.py``; Memory's recomputation of a corrupt result in
 ``tests/memory/test_memory.py``; a corrupt failure record read by the protocol in
 ``tests/test_protocol.py``.

@@ -25,11 +25,11 @@ other calls, or inside a batch      tests/executor/test_crashes.py::test_a_batch
 a poison call that kills its        tests/faults/test_poison_calls.py::test_a_call_that_kills_its_worker_fails_after_max_attempts
 worker, or its whole peer           tests/faults/test_poison_calls.py::test_a_call_that_kills_its_peer_fails_after_max_attempts_across_peers
 (PeersDied after max_attempts)      tests/test_protocol.py::test_calls_whose_peers_keep_dying_end_in_a_failure
-a frame truncated, grown, flipped,  tests/test_records.py::test_truncated_frame_is_corrupt
-or garbage                          tests/test_records.py::test_appended_bytes_are_corrupt
-                                    tests/test_records.py::test_flipped_byte_is_corrupt
-                                    tests/test_records.py::test_garbage_is_corrupt
-                                    tests/test_records.py::test_corrupt_result_reads_as_missing_and_is_reported_once
+a frame truncated, grown, flipped,  tests/records/test_frames.py::test_truncated_frame_is_corrupt
+or garbage                          tests/records/test_frames.py::test_appended_bytes_are_corrupt
+                                    tests/records/test_frames.py::test_flipped_byte_is_corrupt
+                                    tests/records/test_frames.py::test_garbage_is_corrupt
+                                    tests/records/test_frames.py::test_corrupt_result_reads_as_missing_and_is_reported_once
                                     tests/storage/test_local_store.py::test_a_truncated_record_file_reads_as_corrupt
                                     tests/storage/test_local_store.py::test_a_record_that_grew_reads_as_corrupt
 a corrupt result (recomputed,       tests/faults/test_corrupt_records.py::test_a_corrupt_result_is_recomputed_by_the_submitter

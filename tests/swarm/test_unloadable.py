@@ -16,6 +16,7 @@ from pythagoras.errors import UnloadableResult
 from pythagoras.identity import CallAddress, function_identity
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.records.frames import dump_value, frame
+from pythagoras.records.keys import result_key
 from pythagoras.records.results import RESULT
 
 pytestmark = pytest.mark.timeout(120)
@@ -59,13 +60,13 @@ def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
     stored, waited = (CallAddress.of(function_identity(cube, strict=False), arguments_hash(cube, (x,), {}))
                       for x in (2, 3))
     with PythagorasExecutor(location, max_workers=0) as client:
-        client._peer.swarm.store.write(stored.result_key, record)
+        client._peer.swarm.store.write(result_key(stored), record)
         with pytest.raises(UnloadableResult, match="cannot be loaded") as raised:
             client.submit(cube, 2).result(timeout=0)  # settled at once, by submit
         assert isinstance(raised.value.__cause__, ModuleNotFoundError)
         future = client.submit(cube, 3)  # pending: its result arrives while the peer waits
-        client._peer.swarm.store.write(waited.result_key, record)
+        client._peer.swarm.store.write(result_key(waited), record)
         with pytest.raises(UnloadableResult):
             future.result(timeout=60)
         for address in (stored, waited):
-            assert client._peer.swarm.store.read(address.result_key) == record
+            assert client._peer.swarm.store.read(result_key(address)) == record
