@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -117,6 +118,31 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
         pass
 
 
+def _two_runs(cloud: SharedStorage_P2P_Cloud, say: Callable[[str], None], *, calls: int,
+              seconds: float, peers: int) -> None:
+    """The calls shared by the peers, then the same calls read back; each run timed."""
+    f = cloud.add_pure_function(very_slow_function)
+    run_id = unique_hex(20)
+    batch = [kw_args(important_parameter=i, seconds=seconds, run=run_id) for i in range(calls)]
+    work = calls * seconds
+    say(f"\nfirst run: {calls} calls of very_slow_function, {seconds:g} s each, shared by "
+        f"the {peers + 1} peers")
+    started = time.perf_counter()
+    values = f.sync_parallel(batch, timeout=max(60.0, 10 * work), progress=True)
+    first = time.perf_counter() - started
+    say(f"  {first:.2f} s for {work:g} s of work: {work / first:.1f}x faster than one worker")
+
+    say("\nsecond run: the same calls")
+    started = time.perf_counter()
+    again = f.sync_parallel(batch, timeout=60.0, progress=True)
+    second = time.perf_counter() - started
+    say(f"  {second * 1000:.1f} ms: every value read back from the swarm, "
+        f"{first / second:.0f}x faster than the first run")
+    if again != values:
+        raise AssertionError("the second run read back other values than the first computed")
+    say(f"\nvalues: {values}")
+
+
 def run(location: str | None = None, *, calls: int = 12, seconds: float = 1.0, peers: int = 2,
         out: TextIO | None = None) -> int:
     """Run the demo; the exit code (0)."""
@@ -136,26 +162,7 @@ def run(location: str | None = None, *, calls: int = 12, seconds: float = 1.0, p
         cloud = SharedStorage_P2P_Cloud(shared_dir_name=store.location, max_workers=1)
         workers = extra.wait_ready(cloud.peer.swarm, own=1)
         say(f"  ready: {peers + 1} peers on this machine, {workers} worker processes")
-        f = cloud.add_pure_function(very_slow_function)
-        run_id = unique_hex(20)
-        batch = [kw_args(important_parameter=i, seconds=seconds, run=run_id) for i in range(calls)]
-        work = calls * seconds
-        say(f"\nfirst run: {calls} calls of very_slow_function, {seconds:g} s each, shared by "
-            f"the {peers + 1} peers")
-        started = time.perf_counter()
-        values = f.sync_parallel(batch, timeout=max(60.0, 10 * work), progress=True)
-        first = time.perf_counter() - started
-        say(f"  {first:.2f} s for {work:g} s of work: {work / first:.1f}x faster than one worker")
-
-        say("\nsecond run: the same calls")
-        started = time.perf_counter()
-        again = f.sync_parallel(batch, timeout=60.0, progress=True)
-        second = time.perf_counter() - started
-        say(f"  {second * 1000:.1f} ms: every value read back from the swarm, "
-            f"{first / second:.0f}x faster than the first run")
-        if again != values:
-            raise AssertionError("the second run read back other values than the first computed")
-        say(f"\nvalues: {values}")
+        _two_runs(cloud, say, calls=calls, seconds=seconds, peers=peers)
     finally:
         if cloud is not None:
             own = cloud.peer.executed

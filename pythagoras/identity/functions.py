@@ -97,6 +97,28 @@ def encode_function(enc: Encoder, func: Callable[..., Any], *, version: str | No
         encode_callable(enc, func, strict=strict)
 
 
+def _encode_c_callable(enc: Encoder, func: Any) -> bool:
+    """Append the identity of a callable written in C (a method bound to an instance, a
+    builtin, a ufunc) to ``enc``; False, appending nothing, if ``func`` is not one."""
+    if (
+        isinstance(func, (types.BuiltinMethodType, types.MethodWrapperType))
+        and getattr(func, "__self__", None) is not None
+        and not isinstance(func.__self__, (types.ModuleType, type))
+    ):  # a C method bound to an instance: "x{}".format, d.get, (1).__add__
+        enc.out += b"m"
+        enc.token(b"C", f"{type(func.__self__).__module__}:{func.__qualname__}")
+        enc.encode(func.__self__)
+        return True
+    if isinstance(func, _C_CALLABLES) or type(func).__name__ == "ufunc":
+        owner = getattr(func, "__objclass__", None) or getattr(func, "__self__", None)
+        module = getattr(func, "__module__", None) or getattr(owner, "__module__", None)
+        if module is None and isinstance(owner, types.ModuleType):
+            module = owner.__name__
+        enc.token(b"C", f"{module}:{getattr(func, '__qualname__', func.__name__)}")
+        return True
+    return False
+
+
 def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
     """Append the identity of any supported callable to ``enc``."""
     if isinstance(func, types.FunctionType):
@@ -110,20 +132,8 @@ def encode_callable(enc: Encoder, func: Any, *, strict: bool = False) -> None:
         encode_callable(enc, func.func, strict=strict)
         enc.encode(func.args)
         enc.encode(func.keywords)
-    elif (
-        isinstance(func, (types.BuiltinMethodType, types.MethodWrapperType))
-        and getattr(func, "__self__", None) is not None
-        and not isinstance(func.__self__, (types.ModuleType, type))
-    ):  # a C method bound to an instance: "x{}".format, d.get, (1).__add__
-        enc.out += b"m"
-        enc.token(b"C", f"{type(func.__self__).__module__}:{func.__qualname__}")
-        enc.encode(func.__self__)
-    elif isinstance(func, _C_CALLABLES) or type(func).__name__ == "ufunc":
-        owner = getattr(func, "__objclass__", None) or getattr(func, "__self__", None)
-        module = getattr(func, "__module__", None) or getattr(owner, "__module__", None)
-        if module is None and isinstance(owner, types.ModuleType):
-            module = owner.__name__
-        enc.token(b"C", f"{module}:{getattr(func, '__qualname__', func.__name__)}")
+    elif _encode_c_callable(enc, func):
+        pass
     elif hasattr(type(func), "__pythagoras_encode__"):
         func.__pythagoras_encode__(enc)
     elif isinstance(func, type):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..errors import UnloadableResult
 from ..identity.address import CallAddress
 from ..storage.base import Store
-from .frames import MISSING, Pickled, dump_value, frame, read_record
+from .frames import MISSING, PYTHON, Pickled, dump_value, frame, read_record
 from .keys import result_key
 
 __all__ = ["MISSING", "ResultCache"]
@@ -26,8 +27,17 @@ class ResultCache:
         self.store = store
 
     def lookup(self, address: CallAddress) -> Any:
-        """The stored value of the call, or :data:`MISSING`; a corrupt record counts as missing."""
-        return read_record(self.store, result_key(address), RESULT)
+        """The stored value of the call, or :data:`MISSING`; a corrupt record counts as missing.
+        :class:`~pythagoras.errors.UnloadableResult` if it is stored but cannot be loaded here
+        (another Python's class, a module missing here): the record stays for its readers."""
+        try:
+            return read_record(self.store, result_key(address), RESULT)
+        except Exception as error:
+            raise UnloadableResult(
+                f"the result of {address} is stored, but its value cannot be loaded by Python "
+                f"{PYTHON} ({type(error).__name__}: {error}); it stays stored for the peers that "
+                "load it. Load it there, or return plain data (numbers, strings, containers, "
+                "numpy arrays), which every Python loads") from error
 
     def contains(self, address: CallAddress) -> bool:
         """True if an intact result is stored (checked, not loaded)."""

@@ -178,7 +178,7 @@ class Runner:
             self._give_back(claim, key, min(1.0, self.swarm.lease_timeout / 3))
             return []
         except Exception as e:  # an argument of a class this peer cannot import
-            ours = self.swarm.python_of(claim.address.function) in (None, PYTHON)
+            ours = self.swarm.functions.python_of(claim.address.function) in (None, PYTHON)
             if ours and not is_batch(claim.address):  # else a peer of its Python may load it
                 self._cannot_load(claim, [(claim.address, e)], last=True)
                 return []
@@ -258,7 +258,7 @@ class Runner:
             self.skip(self.swarm.request_key(claim.address), self.swarm.lease_timeout)
             return None
         started = None if claim.started else self.swarm.started_record(claim)
-        task = (payload, len(calls), mark, self.swarm.origins(calls), started)
+        task = (payload, len(calls), mark, self.swarm.functions.origins(calls), started)
         return self.pool.submit(claim.address, task)
 
     def _forget(self, claim: Claim, calls: list[Call]) -> None:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..errors import UnloadableResult
 from ..identity.address import CallAddress
 from ..records.frames import MISSING, dump_value, frame, read_record
 from ..records.keys import (
@@ -29,9 +28,7 @@ from ..records.keys import (
     request_bucket,
     request_key,
 )
-from ..records.portable import PYTHON
 from ..records.results import ResultCache
-from ..records.tracebacks import Origins
 from ..storage.base import Store
 from ..storage.unique import unique_hex
 from .function_table import FunctionTable
@@ -103,14 +100,6 @@ class Swarm:
     def load_function(self, function_id: str) -> Any:
         """The function of a request; raises if it cannot be loaded here (a missing module)."""
         return self.functions.load(function_id)
-
-    def python_of(self, function_id: str) -> str | None:
-        """The Python version that sent the function (None: unknown, or a record of before)."""
-        return self.functions.python_of(function_id)
-
-    def origins(self, calls: Sequence[Call]) -> Origins | None:
-        """Where the code of the calls' functions came from, for their tracebacks."""
-        return self.functions.origins(calls)
 
     def submit(self, address: CallAddress, func: Any, name: str, args: tuple[Any, ...],
                kwargs: dict[str, Any], submitter: str) -> str:
@@ -363,16 +352,9 @@ class Swarm:
                 or read_record(self.store, failure_key(address), FAILURE, load=False) is not MISSING)
 
     def lookup(self, address: CallAddress) -> Any:
-        """The stored value of the call, or MISSING; :class:`UnloadableResult` if it is stored
-        but cannot be loaded here (another Python's class): the record stays for its readers."""
-        try:
-            return self.results.lookup(address)
-        except Exception as error:
-            raise UnloadableResult(
-                f"the result of {address} is stored, but its value cannot be loaded by Python "
-                f"{PYTHON} ({type(error).__name__}: {error}); it stays stored for the peers that "
-                "load it. Load it there, or return plain data (numbers, strings, containers, "
-                "numpy arrays), which every Python loads") from error
+        """The stored value of the call, or MISSING (:meth:`ResultCache.lookup`: raises
+        UnloadableResult for a value that cannot be loaded here)."""
+        return self.results.lookup(address)
 
     def failure(self, address: CallAddress) -> Failure | None:
         found: Failure | None = self._read(failure_key(address), FAILURE)
