@@ -20,7 +20,6 @@ import io
 import logging
 import pickle
 import struct
-import sys
 import threading
 import types
 from typing import Any, Final
@@ -30,6 +29,7 @@ import xxhash
 
 from ..errors import CorruptRecord, ForeignCode
 from ..storage.base import Store
+from .portable import PYTHON
 
 __all__ = [
     "FORMAT_VERSION",
@@ -115,8 +115,6 @@ def dump_value(value: Any, *, plain: bool = False) -> bytes:
     return b"".join(parts)
 
 
-#: The Python that pickles here, as ``3.11``: code pickled by value runs only there.
-PYTHON: Final = "%d.%d" % sys.version_info[:2]
 
 
 class _CodeNoticingPickler(cloudpickle.Pickler):  # type: ignore[misc]

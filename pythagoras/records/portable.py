@@ -33,9 +33,12 @@ import types
 from collections.abc import Callable
 from typing import Any, Final
 
-from .frames import PYTHON  # the minor version whose bytecode a function record holds
 
 __all__ = ["PYTHON", "rebuild", "reopen_pure_functions_with", "source_form"]
+
+#: The minor version that runs here, as ``3.11``: whose bytecode a function record holds, and
+#: the only one that loads a value holding code by value.
+PYTHON: Final = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 _MAX_DEFINITIONS: Final = 200
 
