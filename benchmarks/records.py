@@ -101,8 +101,8 @@ def _base(large: int, chosen: str | None, root: Path) -> Path:
 def measure(root: Path, *, small: int, large: int, hits: int, batches: int, processes: int, budget: float,
             dir: str | None) -> Result:
     from pythagoras import SharedStorage_P2P_Cloud
-    from pythagoras.records.keys import result_key
     from pythagoras.executor import PythagorasExecutor
+    from pythagoras.records.keys import result_key
 
     base = Path(tempfile.mkdtemp(prefix="pythagoras-bench-records-", dir=_base(large, dir, root)))
     try:

@@ -30,19 +30,19 @@ from s3_server import MotoServer, S3Location
 
 from pythagoras import PythagorasExecutor
 from pythagoras.cli import main
+from pythagoras.cli.clear import plan_clear, run_clear
+from pythagoras.cli.status import KINDS, open_location, run_status, status
 from pythagoras.errors import StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity
-from pythagoras.storage.plugins import open_store
-from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
 from pythagoras.records.frames import dump_value, frame, read_record
-from pythagoras.cli.clear import plan_clear, run_clear
-from pythagoras.cli.status import KINDS, open_location, run_status, status
+from pythagoras.records.keys import result_key
 from pythagoras.storage.base import StoredKey, is_debris
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
 from pythagoras.swarm.swarm import Swarm
-from pythagoras.records.keys import result_key
 
 pytestmark = pytest.mark.timeout(300)
 

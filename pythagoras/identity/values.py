@@ -31,7 +31,7 @@ from ..errors import UnhashableArgument
 
 __all__ = ["Encoder", "hash_call", "hash_kwargs", "hash_value"]
 
-_NEWOBJ = getattr(copyreg, "__newobj__")
+_NEWOBJ = copyreg.__newobj__
 _DOUBLE = struct.Struct("<d")
 _COUNT = struct.Struct("<Q")
 _pack_count = _COUNT.pack

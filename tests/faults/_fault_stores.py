@@ -32,10 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from pythagoras.storage.hookspecs import hookimpl
-from pythagoras.storage.plugins import plugin_manager
 from pythagoras.storage.base import Store
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.local import LocalFolderStore
+from pythagoras.storage.plugins import plugin_manager
 
 SIZE = 2 * 1024 * 1024  # bytes on a real disk; the simulated one refuses records over this
 

@@ -39,19 +39,19 @@ from typing import Any
 import _fault_functions as fx
 import _fault_probe
 import child_processes
+import execution_log
 import pytest
 from _fault_checks import folder_state
 from _fault_stores import (
     SIZE,
     Disk,
-    open_disk,
     errnos,
     make_read_only_by_mode,
     make_writable_by_mode,
+    open_disk,
     permission_runner,
 )
 
-import execution_log
 import pythagoras
 from pythagoras import PythagorasExecutor
 from pythagoras.errors import PeersDied

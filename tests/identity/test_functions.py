@@ -15,10 +15,10 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import _identity_sample as sample
 import numpy as np
 import pytest
 
-import _identity_sample as sample
 from pythagoras.errors import IdentityError, PythagorasError
 from pythagoras.identity import function_identity
 
@@ -495,7 +495,7 @@ def test_bound_methods_differ_with_their_instance_state() -> None:
 
 def test_bound_builtin_methods_differ_with_their_instance() -> None:
     # "x{}".format and "y{}".format compute different things, as do two dicts' .get.
-    assert "x{}".format(1) != "y{}".format(1)
+    assert f"x{1}" != f"y{1}"
     assert function_identity("x{}".format) != function_identity("y{}".format)
     assert function_identity({1: "a"}.get) != function_identity({1: "b"}.get)
     assert function_identity((1).__add__) != function_identity((2).__add__)

@@ -19,12 +19,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import _identity_sample as sample
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import _identity_sample as sample
 from pythagoras.errors import PythagorasError, UnhashableArgument
 from pythagoras.identity import hash_kwargs, hash_value
 
@@ -262,7 +262,7 @@ def test_hashes_are_16_bytes_and_repeatable() -> None:
 
 
 def test_one_one_point_oh_and_true_are_distinct() -> None:
-    assert 1 == 1.0 == True  # noqa: E712 -- the point: Python calls them equal
+    assert 1 == 1.0 == True
     digests = {hash_value(1), hash_value(1.0), hash_value(True), hash_value(1 + 0j)}
     assert len(digests) == 4
     assert len({hash_value(0), hash_value(0.0), hash_value(False), hash_value(None)}) == 4

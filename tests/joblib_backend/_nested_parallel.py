@@ -30,9 +30,9 @@ from joblib import Parallel, delayed, parallel_config
 
 from pythagoras import PythagorasExecutor, hookimpl
 from pythagoras.joblib_backend import shutdown_executors
-from pythagoras.storage.plugins import plugin_manager
 from pythagoras.storage.base import Store
 from pythagoras.storage.local import LocalFolderStore
+from pythagoras.storage.plugins import plugin_manager
 
 
 class RecordingFolder(LocalFolderStore):

@@ -33,13 +33,13 @@ from pythagoras.memory import (
     NotMemorizedResult,
     UnknownBackend,
     expires_after,
+    shelf,
 )
-from pythagoras.memory import shelf
 from pythagoras.memory.shelf import metadata_key
+from pythagoras.records.keys import result_key
 from pythagoras.records.results import ResultCache
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.records.keys import result_key
 
 Executions = Callable[[], list[Any]]
 

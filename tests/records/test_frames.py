@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from pythagoras.errors import CorruptRecord, ForeignCode
-from pythagoras.records import frames
 from pythagoras.identity.address import CallAddress
+from pythagoras.records import frames
 from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
+from pythagoras.records.keys import result_key
 from pythagoras.records.results import MISSING, ResultCache
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.records.keys import result_key
 
 PAYLOAD = dump_value({"answer": 42, "list": list(range(100))})
 

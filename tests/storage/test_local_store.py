@@ -13,9 +13,9 @@ from _store_contract import StoreContract
 from pythagoras.errors import CorruptRecord, StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, frame, unframe
-from pythagoras.storage.local import LocalFolderStore
-from pythagoras.storage.base import is_debris
 from pythagoras.records.keys import result_key
+from pythagoras.storage.base import is_debris
+from pythagoras.storage.local import LocalFolderStore
 
 
 class TestLocalFolderStore(StoreContract):

@@ -27,8 +27,8 @@ from typing import Any, Final
 
 import child_processes
 import execution_log
-import pythons
 import pytest
+import pythons
 
 SCRIPT = str(Path(__file__).with_name("_front_ends_script.py"))
 DEADLINE = 300.0
