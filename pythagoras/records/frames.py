@@ -116,7 +116,7 @@ def dump_value(value: Any, *, plain: bool = False) -> bytes:
 
 
 #: The Python that pickles here, as ``3.11``: code pickled by value runs only there.
-PYTHON: Final = "%d.%d" % sys.version_info[:2]
+PYTHON: Final = "{}.{}".format(*sys.version_info[:2])
 
 
 class _CodeNoticingPickler(cloudpickle.Pickler):  # type: ignore[misc]
