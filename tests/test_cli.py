@@ -12,6 +12,7 @@ is not importable: the failures' exception class is then one the CLI cannot impo
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -373,7 +374,7 @@ def test_permission_denied_in_process(state: State, monkeypatch: pytest.MonkeyPa
     """The same errors where the test runs as root: the folder's listing is refused."""
     scandir = os.scandir
 
-    def refusing(path: Any = ".") -> Any:
+    def refusing(locked: set[Path], path: Any = ".") -> Any:
         if Path(path) in locked:
             raise PermissionError(13, "Permission denied", str(path))
         return scandir(path)
@@ -381,7 +382,7 @@ def test_permission_denied_in_process(state: State, monkeypatch: pytest.MonkeyPa
     before = records(state.folder)
     for locked in ({state.folder}, {state.folder / "failures"}):
         with monkeypatch.context() as patch:
-            patch.setattr(os, "scandir", refusing)
+            patch.setattr(os, "scandir", functools.partial(refusing, locked))
             assert main(["status", str(state.folder)]) == 2
             assert main(["clear", str(state.folder), "--failures", "--yes"]) == 2
         captured = capsys.readouterr()

@@ -62,8 +62,8 @@ class Clock:
 class CountingStore(MemoryStore):
     """A MemoryStore that counts the reads of each key."""
 
-    def __init__(self, clock: Callable[[], float] = Clock()) -> None:
-        super().__init__(clock=clock)
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(clock=Clock() if clock is None else clock)
         self.reads: dict[str, int] = {}
 
     def read(self, key: str) -> bytearray | None:
