@@ -238,7 +238,8 @@ def test_status_json_counts_calls_peers_size_and_failures(state: State, tmp_path
     assert report["location"] == str(state.folder)
     # pending: 100, 101 and 400 (its claim is stale); running: the batch's three and 300;
     # the request of square(1) is finished, not pending.
-    assert report["calls"] == {"pending": 3, "running": 4, "done": 4, "failed": 3, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 3, "running": 4, "done": 4, "failed": 3,
+                               "pending_only_for_python": {}}
     assert report["stale_claims"] == 2
     peers = {p["id"]: p for p in report["peers"]}
     assert set(peers) == {FARHOST, DEADHOST, state.gone_peer}
@@ -276,7 +277,8 @@ def test_status_text_is_a_few_aligned_lines(state: State, tmp_path: Path) -> Non
     rows = {row.split()[0] + "-" + row.split()[1]: row.split() for row in table[1:]}
     assert rows["farhost-4242"][3:5] == ["8", "yes"] and rows["farhost-4242"][-1] == "live"
     assert rows["deadhost-77"][5:] == ["2h", "ago", "stale"]
-    starts = [table[0].index(title) for title in ("PID", "PYTHON", "WORKERS", "SERVING", "HEARTBEAT", "STATE")]
+    titles = ("PID", "PYTHON", "WORKERS", "SERVING", "HEARTBEAT", "STATE")
+    starts = [table[0].index(title) for title in titles]
     for row in table:  # every column starts where its title does
         assert all(row[at - 1] == " " and row[at] != " " for at in starts), table
     assert "calls     3 pending, 4 running, 4 done, 3 failed   (2 stale claims)" in lines
@@ -326,7 +328,8 @@ def test_status_defaults_to_the_embedded_default_location(state: State, tmp_path
 def test_an_empty_folder_has_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     report = json.loads(cli("status", str(tmp_path / "empty"), "--json", cwd=tmp_path).stdout)
-    assert report["calls"] == {"pending": 0, "running": 0, "done": 0, "failed": 0, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 0, "running": 0, "done": 0, "failed": 0,
+                               "pending_only_for_python": {}}
     assert report["peers"] == [] and report["recent_failures"] == []
     assert report["store"]["records"] == report["store"]["bytes"] == 0
     assert cli("clear", str(tmp_path / "empty"), "--all", cwd=tmp_path).returncode == 0
@@ -516,7 +519,8 @@ def test_status_and_clear_on_s3(s3: S3Location, tmp_path: Path) -> None:
     result = cli("status", s3.url, "--json", "--storage-options", options, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["calls"] == {"pending": 1, "running": 0, "done": 1, "failed": 1, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 1, "running": 0, "done": 1, "failed": 1,
+                               "pending_only_for_python": {}}
     keys = list(store.list(""))
     assert report["store"]["records"] == len(keys) == 4  # with the function record
     assert report["store"]["bytes"] == sum(store.size(k) or 0 for k in keys)

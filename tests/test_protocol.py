@@ -268,7 +268,8 @@ def test_request_keys_give_back_their_address(swarm: Swarm) -> None:
 
 
 @pytest.mark.parametrize("pending", [20, 2000])
-def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore, pending: int) -> None:
+def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore,
+                                                     pending: int) -> None:
     for n in range(pending):
         submit(swarm, n)
     store.listings = 0

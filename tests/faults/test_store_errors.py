@@ -79,7 +79,8 @@ def assert_consistent(disk_root: Path) -> None:
     state = folder_state(disk_root)
     assert not state.corrupt, f"records that do not unframe: {state.corrupt}"
     assert not state.debris, f"files left half-written: {state.debris}"
-    assert not state.unfinished_claims(), f"claims left on calls without an outcome: {state.unfinished_claims()}"
+    assert not state.unfinished_claims(), (
+        f"claims left on calls without an outcome: {state.unfinished_claims()}")
 
 
 def until_consistent(disk_root: Path) -> None:

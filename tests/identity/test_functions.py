@@ -416,7 +416,8 @@ def test_an_installed_module_function_is_identified_by_its_name() -> None:
 
 def _as_installed(func: Callable[..., Any]) -> Callable[..., Any]:
     """The same function made in an installed module's namespace (json's)."""
-    made = types.FunctionType(func.__code__, json.__dict__, func.__name__, func.__defaults__, func.__closure__)
+    made = types.FunctionType(func.__code__, json.__dict__, func.__name__, func.__defaults__,
+                              func.__closure__)
     made.__qualname__ = func.__qualname__
     assert made.__module__ == "json"
     return made
@@ -578,7 +579,8 @@ def test_non_strict_mode_accepts_lambdas(load_module: Loader) -> None:
     first, second = m.same_line
     assert function_identity(first, strict=False) == function_identity(second, strict=False)
     assert function_identity(m.make(), strict=False) != function_identity(m.make_other(), strict=False)
-    assert function_identity(m.make_scaled(2), strict=False) != function_identity(m.make_scaled(3), strict=False)
+    assert (function_identity(m.make_scaled(2), strict=False)
+            != function_identity(m.make_scaled(3), strict=False))
     assert function_identity(m.square, strict=False) != function_identity(first, strict=False)
 
 

@@ -124,7 +124,8 @@ def test_a_value_holding_code_loads_under_the_python_that_pickled_it() -> None:
     assert load_value(dump_value(lambda x: x + 1))(1) == 2
 
 
-@pytest.mark.parametrize("value", [lambda x: x + 1, [1, {"p": None}], "code"], ids=["lambda", "nested", "str"])
+@pytest.mark.parametrize("value", [lambda x: x + 1, [1, {"p": None}], "code"],
+                         ids=["lambda", "nested", "str"])
 def test_another_pythons_code_is_refused_never_run(value: object, monkeypatch: pytest.MonkeyPatch) -> None:
     # As a record pickled by Python 3.99 reads here: bytecode of another version may load and
     # then give a wrong value, a SystemError or a crash when it runs.
