@@ -69,12 +69,12 @@ def measure(root: Path, *, repeat: int, workers: int, child_timeout: float) -> R
     py, dk = statistics.median(first["pythagoras"]), statistics.median(first["dask"])
     best = min(first["pythagoras"]) / min(first["dask"])
     rows = [Row("grid first fit, pythagoras on dask", py, "s", "dask's joblib backend", dk, "ratio<=1.2"),
-            Row("grid rerun fit, new process, dask engine", again["fit_s"], "s", "the first fit", py, "ratio>=20",
-                inverse=True)]
+            Row("grid rerun fit, new process, dask engine", again["fit_s"], "s", "the first fit", py,
+                "ratio>=20", inverse=True)]
     notes = [(f"first fits (s): dask {[round(s, 3) for s in first['dask']]}, pythagoras "
              f"{[round(s, 3) for s in first['pythagoras']]}; best against best {best:.2f}x"),
-             (f"the rerun's fit includes the refit of the best candidate (not memoized), {again['refit_s']:.3f} s; "
-             f"the child's whole wall {again['wall_s']:.2f} s"),
+             (f"the rerun's fit includes the refit of the best candidate (not memoized), "
+              f"{again['refit_s']:.3f} s; the child's whole wall {again['wall_s']:.2f} s"),
              "scores as dask's and every fit run once: " + ("yes" if all(same) else "NO, see the JSON")
              + f"; reruns executed {[r['executed'] for r in again['runs']]} (0 expected)"]
     return Result(rows, notes, {"first": first, "rerun": again})

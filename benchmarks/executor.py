@@ -92,7 +92,8 @@ def _ray(root: Path) -> Side:
     # A token for this run only, in the environment (ray's children inherit it): nothing is
     # written to ~/.ray; no usage report. Sessions in a short folder: ray's unix sockets' paths
     # must stay under 108 bytes.
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), RAY_USAGE_STATS_ENABLED="0")
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
+                      RAY_USAGE_STATS_ENABLED="0")
     import ray  # type: ignore[import-not-found]
 
     session = tempfile.mkdtemp(prefix="pyt-ray-")
@@ -104,7 +105,8 @@ def _ray(root: Path) -> Side:
         ray.shutdown()
         shutil.rmtree(session, ignore_errors=True)
 
-    return Side("ray", lambda x: ray.get(remote.remote(x)), lambda xs: ray.get([remote.remote(x) for x in xs]), close)
+    return Side("ray", lambda x: ray.get(remote.remote(x)),
+                lambda xs: ray.get([remote.remote(x) for x in xs]), close)
 
 
 def _warm(side: Side, calls: int) -> None:
@@ -128,13 +130,14 @@ def _measure_ours(root: Path, p: dict[str, Any]) -> dict[str, Any]:
         hit_args = fresh(p["small"])
         for i in range(p["repeat"]):
             for side in (py, lk):
-                rates[side.name].append(rate(side.map, hit_args if i == 0 and side is py else fresh(p["small"]),
-                                             _plus_one))
+                args = hit_args if i == 0 and side is py else fresh(p["small"])
+                rates[side.name].append(rate(side.map, args, _plus_one))
             rates["chunked"].append(rate(lambda xs: ex.map(inc, xs, chunksize=p["chunksize"]),
                                          fresh(p["small"]), _plus_one))
         hits = [rate(py.map, hit_args, _plus_one) for _ in range(p["repeat"])]
         queued = rate(py.map, fresh(p["large"]), _plus_one)
-        return {"round_trip": {k: stats(t) for k, t in times.items()}, "map": {k: runs(r) for k, r in rates.items()},
+        return {"round_trip": {k: stats(t) for k, t in times.items()},
+                "map": {k: runs(r) for k, r in rates.items()},
                 "hits": runs(hits), "queued": round(queued, 1)}
     finally:
         lk.close()
@@ -166,15 +169,18 @@ def measure(root: Path, **p: Any) -> Result:
     mine, loky = maps["pythagoras"]["median"], maps["loky"]["median"]
     rows = [Row("round trip, idle swarm, p50", rt["pythagoras"]["p50"], "ms", "loky reusable 2w",
                 rt["loky"]["p50"], "value<=2"),
-            Row("round trip, idle swarm, p90", rt["pythagoras"]["p90"], "ms", "loky reusable 2w", rt["loky"]["p90"])]
-    rows += [Row("round trip, idle swarm, p50", rt["pythagoras"]["p50"], "ms", f"{n} 2w", o["round_trip"]["p50"])
+            Row("round trip, idle swarm, p90", rt["pythagoras"]["p90"], "ms", "loky reusable 2w",
+                rt["loky"]["p90"])]
+    rows += [Row("round trip, idle swarm, p50", rt["pythagoras"]["p50"], "ms", f"{n} 2w",
+                 o["round_trip"]["p50"])
              for n, o in others.items()]
     label = f"map of {p['small']:,} new, chunksize auto"
     rows.append(Row(label, mine, "/s", "loky map chunksize=1", loky, "ratio>=0.2"))
     rows += [Row(label, mine, "/s", f"{n} map", o["map"]["median"]) for n, o in others.items()]
-    rows += [Row(f"  the same, chunksize={p['chunksize']}", maps["chunked"]["median"], "/s", "loky map chunksize=1", loky),
-             Row(f"map of {p['large']:,} new, queued", ours["queued"], "/s", f"itself with {p['small']:,}", mine,
-                 "ratio>=0.7"),
+    rows += [Row(f"  the same, chunksize={p['chunksize']}", maps["chunked"]["median"], "/s",
+                 "loky map chunksize=1", loky),
+             Row(f"map of {p['large']:,} new, queued", ours["queued"], "/s",
+                 f"itself with {p['small']:,}", mine, "ratio>=0.7"),
              Row(f"map of {p['small']:,} hits", ours["hits"]["median"], "/s", "loky map (no memo)", loky)]
     notes.append(f"map runs (calls/s): pythagoras {maps['pythagoras']['runs']}, loky {maps['loky']['runs']}")
     return Result(rows, notes, {"pythagoras_and_loky": ours, "others": others})

@@ -135,9 +135,11 @@ def reruns(folders: list[str], timeout: float, scheduler: str | None = None) -> 
     """:func:`rerun` in a new process per folder: medians of its fit, refit and whole wall."""
     got = []
     for folder in folders:
-        child, wall = run_json(call_args("benchmarks.joblib_backend:rerun", folder, scheduler), timeout, "a rerun")
+        args = call_args("benchmarks.joblib_backend:rerun", folder, scheduler)
+        child, wall = run_json(args, timeout, "a rerun")
         got.append({**child, "wall_s": wall})
-    return {k: round(statistics.median(r[k] for r in got), 4) for k in ("fit_s", "refit_s", "wall_s")} | {"runs": got}
+    medians = {k: round(statistics.median(r[k] for r in got), 4) for k in ("fit_s", "refit_s", "wall_s")}
+    return medians | {"runs": got}
 
 
 def _trivial(folder: Path, tasks: int, repeat: int) -> dict[str, Any]:
@@ -184,8 +186,8 @@ def measure(root: Path, *, repeat: int, tasks: int, child_timeout: float) -> Res
     get_reusable_executor().shutdown(wait=True, kill_workers=True)  # joblib's pool, warm till now
     py, lk = statistics.median(first["pythagoras"]), statistics.median(first["loky"])
     rows = [Row("grid first fit", py, "s", "loky n_jobs=2", lk, "ratio<=1.15"),
-            Row("grid rerun fit, new process, loky peer", again["fit_s"], "s", "the first fit", py, "ratio>=20",
-                inverse=True),
+            Row("grid rerun fit, new process, loky peer", again["fit_s"], "s", "the first fit", py,
+                "ratio>=20", inverse=True),
             Row("  the rerun child's whole wall", again["wall_s"], "s", "the first fit", py, inverse=True),
             Row(f"trivial {tasks:,} misses", trivial["misses"]["median"], "/s", "loky batch_size=auto",
                 trivial["loky"]["median"]),

@@ -59,9 +59,10 @@ def _libraries(root: Path) -> dict[str, dict[str, Any]]:
     cloud = SharedStorage_P2P_Cloud(shared_dir_name=root / "pythagoras")
     memory = PythagorasMemory(root / "pythagoras-memory", verbose=0)
     joblib = Memory(location=root / "joblib", verbose=0, mmap_mode=None)
-    libs: dict[str, dict[str, Any]] = {"decorator": {f.__name__: cloud.add_pure_function(f) for f in functions},
-            "Memory": {f.__name__: memory.cache(f) for f in functions},
-            "joblib.Memory": {f.__name__: joblib.cache(f) for f in functions}}
+    libs: dict[str, dict[str, Any]] = {
+        "decorator": {f.__name__: cloud.add_pure_function(f) for f in functions},
+        "Memory": {f.__name__: memory.cache(f) for f in functions},
+        "joblib.Memory": {f.__name__: joblib.cache(f) for f in functions}}
     try:
         import diskcache  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
@@ -93,8 +94,11 @@ def _hashes(array: np.ndarray) -> dict[str, float]:
     else:
         hashers["blake3"] = blake3.blake3
     buffer = array.data
-    return {name: round(statistics.median(timeit.repeat(functools.partial(h, buffer), number=20, repeat=5)) / 20 * 1e6, 1)
-            for name, h in hashers.items()}
+    micros: dict[str, float] = {}
+    for name, h in hashers.items():
+        times = timeit.repeat(functools.partial(h, buffer), number=20, repeat=5)
+        micros[name] = round(statistics.median(times) / 20 * 1e6, 1)
+    return micros
 
 
 def measure(root: Path, *, repeat: int, batch_s: float, warmup_s: float) -> Result:
@@ -102,7 +106,8 @@ def measure(root: Path, *, repeat: int, batch_s: float, warmup_s: float) -> Resu
     array = np.random.default_rng(0).random(ARRAY_BYTES // 8)
     _fill_and_check(libs, array)
     rows, raw = [], {}
-    cases = [("hit, small int", "f(x=3)", "square", {}), ("hit, 1 MiB array", "f(a=a)", "double", {"a": array})]
+    cases = [("hit, small int", "f(x=3)", "square", {}),
+             ("hit, 1 MiB array", "f(a=a)", "double", {"a": array})]
     for front in ("decorator", "Memory"):
         for label, stmt, name, env in cases:
             peers = [p for p in ("joblib.Memory", "diskcache.memoize") if name in libs.get(p, {})]
@@ -112,8 +117,9 @@ def measure(root: Path, *, repeat: int, batch_s: float, warmup_s: float) -> Resu
             rows += [Row(f"{front} {label}", got[front]["median_us"], "us", p, got[p]["median_us"],
                          GOALS[label] if p == "joblib.Memory" else None) for p in peers]
         # A miss: every call, warm-up included, takes the next value of its side's own counter.
+        starts = ((front, MISS_START), ("joblib.Memory", MISS_START + 10**8 * (front == "Memory")))
         sides = {lib: ("f(x=next(it))", {"f": libs[lib]["increment"], "it": itertools.count(start)})
-                 for lib, start in ((front, MISS_START), ("joblib.Memory", MISS_START + 10**8 * (front == "Memory")))}
+                 for lib, start in starts}
         got = batches(sides, repeat=repeat, batch_s=batch_s, warmup_s=warmup_s)
         raw[f"{front} miss"] = got
         rows.append(Row(f"{front} miss, small int", got[front]["median_us"], "us", "joblib.Memory",

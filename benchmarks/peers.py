@@ -33,7 +33,8 @@ def measure(root: Path, *, peers: int, calls: int, seconds: float, warm_seconds:
         ex = PythagorasExecutor(store, max_workers=0)  # a client: it runs nothing
         try:
             for attempt in range(4):  # one slow call per worker, until every worker ran one
-                warm = [ex.submit(nap, i=-1 - attempt * peers - k, seconds=warm_seconds) for k in range(peers)]
+                warm = [ex.submit(nap, i=-1 - attempt * peers - k, seconds=warm_seconds)
+                        for k in range(peers)]
                 for future in warm:
                     future.result(timeout=TIMEOUT)
                 if len({g for i, g, _ in executions(log) if i < 0}) >= peers:
@@ -53,7 +54,9 @@ def measure(root: Path, *, peers: int, calls: int, seconds: float, warm_seconds:
     rows = [Row(f"{peers} workers x 1, {calls} x {seconds * 1000:g} ms: wall", wall, "s", "ideal", ideal,
                 "ratio>=0.9", inverse=True),
             Row("  duplicate executions", run["duplicates"], "", "expected", 0)]
-    notes = [(f"calls per worker {run['executed_per_peer']}; a worker's gap between calls p50 {gap} ms; the last "
-             f"execution ended at {run['last_execution_ended_s']} s; CPU: workers {cpu:.2f} s, client {own:.2f} s"),
+    notes = [(f"calls per worker {run['executed_per_peer']}; a worker's gap between calls p50 {gap} "
+              f"ms; the last execution ended at {run['last_execution_ended_s']} s; CPU: workers "
+              f"{cpu:.2f} s, client {own:.2f} s"),
              *([] if values == list(range(calls)) else ["WARNING: wrong values"])]
-    return Result(rows, notes, {"wall_s": wall, "ideal_s": ideal, "cpu_s_workers": cpu, "cpu_s_client": own, **run})
+    return Result(rows, notes, {"wall_s": wall, "ideal_s": ideal, "cpu_s_workers": cpu,
+                                "cpu_s_client": own, **run})

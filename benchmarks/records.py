@@ -69,7 +69,8 @@ def _fill_part(folder: str, function: str, start: int, step: int, stop: int, dea
     return written
 
 
-def fill(folder: Path, function: str, count: int, processes: int, budget: float) -> tuple[list[int], dict[str, Any]]:
+def fill(folder: Path, function: str, count: int, processes: int,
+         budget: float) -> tuple[list[int], dict[str, Any]]:
     """The records of square(x=k), k < count, by ``processes`` processes within ``budget`` s:
     the keys k written, and what the fill cost."""
     for shard in range(256):
@@ -101,8 +102,8 @@ def _base(large: int, chosen: str | None, root: Path) -> Path:
 def measure(root: Path, *, small: int, large: int, hits: int, batches: int, processes: int, budget: float,
             dir: str | None) -> Result:
     from pythagoras import SharedStorage_P2P_Cloud
-    from pythagoras.records.keys import result_key
     from pythagoras.executor import PythagorasExecutor
+    from pythagoras.records.keys import result_key
 
     base = Path(tempfile.mkdtemp(prefix="pythagoras-bench-records-", dir=_base(large, dir, root)))
     try:
@@ -142,6 +143,7 @@ def measure(root: Path, *, small: int, large: int, hits: int, batches: int, proc
             Row("  the same, ex.submit(f, x=k).result()", p50["executor", "large"]["p50"], "us", f"at {m}",
                 p50["executor", "small"]["p50"], "ratio<=1.2")]
     big = fills["large"]
-    notes = [(f"{big['records']:,} of {big['wanted']:,} records written in {big['seconds']} s ({big['us_per_record']} µs "
-             f"each, {processes} processes) under {base.parent}; removed in {removal} s")]
+    notes = [(f"{big['records']:,} of {big['wanted']:,} records written in {big['seconds']} s "
+              f"({big['us_per_record']} µs each, {processes} processes) under {base.parent}; "
+              f"removed in {removal} s")]
     return Result(rows, notes, {"fill": fills, "hits": {" ".join(k): v for k, v in p50.items()}})

@@ -37,10 +37,10 @@ from .harness.report import REPO
 from .harness.timing import each, fresh, stats
 
 SETTINGS = {
-    "full": {"samples": 50, "list_keys": 100, "warmup": 5, "hits": 30, "calls": 30, "map": 200, "chunksize": 16,
-             "acceptance": 10, "seconds": 0.5},
-    "quick": {"samples": 10, "list_keys": 20, "warmup": 3, "hits": 10, "calls": 10, "map": 40, "chunksize": 8,
-              "acceptance": 4, "seconds": 0.2},
+    "full": {"samples": 50, "list_keys": 100, "warmup": 5, "hits": 30, "calls": 30, "map": 200,
+             "chunksize": 16, "acceptance": 10, "seconds": 0.5},
+    "quick": {"samples": 10, "list_keys": 20, "warmup": 3, "hits": 10, "calls": 10, "map": 40,
+              "chunksize": 8, "acceptance": 4, "seconds": 0.2},
 }
 KINDS = ("results", "failures", "requests", "claims", "breaks", "functions", "values", "peers")
 _REQUEST = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})')
@@ -52,7 +52,8 @@ def inc(x: int) -> int:
 
 
 def _kind(parts: list[str]) -> str:
-    return next((p if p in KINDS else ".clock" for p in parts if p in KINDS or p.startswith(".clock")), "other")
+    return next((p if p in KINDS else ".clock" for p in parts
+                 if p in KINDS or p.startswith(".clock")), "other")
 
 
 class Requests:
@@ -90,7 +91,8 @@ class Requests:
                 "by_kind": {k: round(v / calls, 2) for k, v in self.counts.most_common()}}
 
 
-def _primitives(location: str, options: dict[str, Any] | None, samples: int, list_keys: int) -> dict[str, Any]:
+def _primitives(location: str, options: dict[str, Any] | None, samples: int,
+                list_keys: int) -> dict[str, Any]:
     from pythagoras.storage.plugins import open_store
 
     store, tag, payload = open_store(location, options), secrets.token_hex(4), secrets.token_bytes(100)
@@ -201,7 +203,9 @@ def measure(root: Path, **p: Any) -> Result:
     notes = [f"S3 requests per call, {what}: {got['S3 (moto)'][key]['per_call']} "
              f"({', '.join(f'{k} {v:g}' for k, v in list(got['S3 (moto)'][key]['by_kind'].items())[:8])})"
              for what, key in (("hit", "hit requests"), ("miss", "miss requests"),
-                               (f"map chunksize={p['chunksize']}", f"map chunksize={p['chunksize']} requests"))]
-    notes += [f"S3 requests per call, {n} process(es): {got['S3 (moto)']['acceptance'][n]['requests']['per_call']}"
+                               (f"map chunksize={p['chunksize']}",
+                                f"map chunksize={p['chunksize']} requests"))]
+    acceptance = got["S3 (moto)"]["acceptance"]
+    notes += [f"S3 requests per call, {n} process(es): {acceptance[n]['requests']['per_call']}"
               for n in (1, 2)]
     return Result(rows, notes, got)

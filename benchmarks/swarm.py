@@ -8,9 +8,10 @@ The machine may have 2 cores, so the calls sleep (``harness.peers.nap``). Rows:
   beside loky's own ``ProcessPoolExecutor(2).map`` over the same calls; goal >= 0.9. One peer
   alone beside its ideal. Duplicates: executions beyond one per call, per 100 calls.
 - recovery: 3 peers (``lease_timeout``) map ``kill_calls`` calls; one peer's group is SIGKILLed
-  a tenth into the first call it starts a third into the run; the time from the kill until a survivor's rerun of that call
-  ended (its result is stored a few operations later), beside the lease. Peers on one machine
-  see that the holder's process is gone and break the lease before it expires.
+  a tenth into the first call it starts a third into the run; the time from the kill until a
+  survivor's rerun of that call ended (its result is stored a few operations later), beside the
+  lease. Peers on one machine see that the holder's process is gone and break the lease before
+  it expires.
 - pick cost: stores holding ``sizes`` pending requests (``Swarm.submit``); picks as a peer
   makes them (one ``candidates()`` listing serves the picks that follow, each a ``claim()``,
   released untimed); mean µs per pick at the larger size beside the smaller; goal <= 1.5x.
@@ -80,7 +81,8 @@ def _pick_cost(folder: Path, size: int, picks: int, warmup: int = 20) -> dict[st
     swarm = Swarm(LocalFolderStore(folder), lease_timeout=30.0)
     function = secrets.token_hex(16)
     for k in range(size):
-        swarm.submit(CallAddress(function, secrets.token_hex(16)), nap, "nap", (), {"i": k, "seconds": 0.25}, "bench")
+        swarm.submit(CallAddress(function, secrets.token_hex(16)), nap, "nap", (),
+                     {"i": k, "seconds": 0.25}, "bench")
     listings = []
     for _ in range(5):
         t0 = time.perf_counter_ns()
@@ -113,12 +115,14 @@ def measure(root: Path, *, calls: int, seconds: float, kill_calls: int, lease_ti
     kill = _recovery(root / "kill", kill_calls, seconds, lease_timeout)
     small, large = (_pick_cost(root / f"picks-{n}", n, picks) for n in sorted(sizes))
     ideal = calls * seconds / 2
-    rows = [Row(f"2 peers, {calls} x {seconds:g} s: wall", two["wall_s"], "s", "ideal", ideal, "ratio>=0.9", inverse=True),
+    rows = [Row(f"2 peers, {calls} x {seconds:g} s: wall", two["wall_s"], "s", "ideal", ideal,
+                "ratio>=0.9", inverse=True),
             Row("  the same calls, loky map 2 workers", loky, "s", "ideal", ideal, inverse=True),
             Row("1 peer alone: wall", one["wall_s"], "s", "ideal", one["ideal_s"], inverse=True),
             Row("duplicates per 100 calls, 2 peers", 100 * two["duplicates"] / calls, "", "expected", 0),
             Row("recovery after SIGKILL (3 peers)", kill["recovery_s"], "s", "lease_timeout", lease_timeout),
-            Row("  duplicates beyond the killed call's rerun", kill["duplicates_beyond_the_rerun"], "", "expected", 0),
+            Row("  duplicates beyond the killed call's rerun", kill["duplicates_beyond_the_rerun"], "",
+                "expected", 0),
             Row(f"pick at {large['pending']:,} pending", large["pick_us"], "us", f"at {small['pending']:,}",
                 small["pick_us"], "ratio<=1.5")]
     notes = [f"pick: a listing {p['listing_us']:.0f} µs for {p['keys_per_listing']} keys + claim() "
@@ -127,4 +131,5 @@ def measure(root: Path, *, calls: int, seconds: float, kill_calls: int, lease_ti
         notes.append("WARNING: the killed call had ended at the kill; the recovery row is void")
     if not (two["values_ok"] and one["values_ok"] and kill["survivors"]["values_ok"]):
         notes.append("WARNING: a peer's map returned wrong values")
-    return Result(rows, notes, {"two": two, "one": one, "loky_s": loky, "kill": kill, "picks": [small, large]})
+    return Result(rows, notes, {"two": two, "one": one, "loky_s": loky, "kill": kill,
+                                "picks": [small, large]})

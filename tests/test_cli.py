@@ -12,6 +12,7 @@ is not importable: the failures' exception class is then one the CLI cannot impo
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -30,19 +31,19 @@ from s3_server import MotoServer, S3Location
 
 from pythagoras import PythagorasExecutor
 from pythagoras.cli import main
+from pythagoras.cli.clear import plan_clear, run_clear
+from pythagoras.cli.status import KINDS, open_location, run_status, status
 from pythagoras.errors import StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity
-from pythagoras.storage.plugins import open_store
-from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
 from pythagoras.records.frames import dump_value, frame, read_record
-from pythagoras.cli.clear import plan_clear, run_clear
-from pythagoras.cli.status import KINDS, open_location, run_status, status
+from pythagoras.records.keys import result_key
 from pythagoras.storage.base import StoredKey, is_debris
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
 from pythagoras.swarm.swarm import Swarm
-from pythagoras.records.keys import result_key
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -237,7 +238,8 @@ def test_status_json_counts_calls_peers_size_and_failures(state: State, tmp_path
     assert report["location"] == str(state.folder)
     # pending: 100, 101 and 400 (its claim is stale); running: the batch's three and 300;
     # the request of square(1) is finished, not pending.
-    assert report["calls"] == {"pending": 3, "running": 4, "done": 4, "failed": 3, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 3, "running": 4, "done": 4, "failed": 3,
+                               "pending_only_for_python": {}}
     assert report["stale_claims"] == 2
     peers = {p["id"]: p for p in report["peers"]}
     assert set(peers) == {FARHOST, DEADHOST, state.gone_peer}
@@ -275,7 +277,8 @@ def test_status_text_is_a_few_aligned_lines(state: State, tmp_path: Path) -> Non
     rows = {row.split()[0] + "-" + row.split()[1]: row.split() for row in table[1:]}
     assert rows["farhost-4242"][3:5] == ["8", "yes"] and rows["farhost-4242"][-1] == "live"
     assert rows["deadhost-77"][5:] == ["2h", "ago", "stale"]
-    starts = [table[0].index(title) for title in ("PID", "PYTHON", "WORKERS", "SERVING", "HEARTBEAT", "STATE")]
+    titles = ("PID", "PYTHON", "WORKERS", "SERVING", "HEARTBEAT", "STATE")
+    starts = [table[0].index(title) for title in titles]
     for row in table:  # every column starts where its title does
         assert all(row[at - 1] == " " and row[at] != " " for at in starts), table
     assert "calls     3 pending, 4 running, 4 done, 3 failed   (2 stale claims)" in lines
@@ -325,7 +328,8 @@ def test_status_defaults_to_the_embedded_default_location(state: State, tmp_path
 def test_an_empty_folder_has_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     report = json.loads(cli("status", str(tmp_path / "empty"), "--json", cwd=tmp_path).stdout)
-    assert report["calls"] == {"pending": 0, "running": 0, "done": 0, "failed": 0, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 0, "running": 0, "done": 0, "failed": 0,
+                               "pending_only_for_python": {}}
     assert report["peers"] == [] and report["recent_failures"] == []
     assert report["store"]["records"] == report["store"]["bytes"] == 0
     assert cli("clear", str(tmp_path / "empty"), "--all", cwd=tmp_path).returncode == 0
@@ -373,7 +377,7 @@ def test_permission_denied_in_process(state: State, monkeypatch: pytest.MonkeyPa
     """The same errors where the test runs as root: the folder's listing is refused."""
     scandir = os.scandir
 
-    def refusing(path: Any = ".") -> Any:
+    def refusing(locked: set[Path], path: Any = ".") -> Any:
         if Path(path) in locked:
             raise PermissionError(13, "Permission denied", str(path))
         return scandir(path)
@@ -381,7 +385,7 @@ def test_permission_denied_in_process(state: State, monkeypatch: pytest.MonkeyPa
     before = records(state.folder)
     for locked in ({state.folder}, {state.folder / "failures"}):
         with monkeypatch.context() as patch:
-            patch.setattr(os, "scandir", refusing)
+            patch.setattr(os, "scandir", functools.partial(refusing, locked))
             assert main(["status", str(state.folder)]) == 2
             assert main(["clear", str(state.folder), "--failures", "--yes"]) == 2
         captured = capsys.readouterr()
@@ -515,7 +519,8 @@ def test_status_and_clear_on_s3(s3: S3Location, tmp_path: Path) -> None:
     result = cli("status", s3.url, "--json", "--storage-options", options, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["calls"] == {"pending": 1, "running": 0, "done": 1, "failed": 1, "pending_only_for_python": {}}
+    assert report["calls"] == {"pending": 1, "running": 0, "done": 1, "failed": 1,
+                               "pending_only_for_python": {}}
     keys = list(store.list(""))
     assert report["store"]["records"] == len(keys) == 4  # with the function record
     assert report["store"]["bytes"] == sum(store.size(k) or 0 for k in keys)

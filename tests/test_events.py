@@ -22,10 +22,10 @@ import pytest
 from joblib import Parallel, delayed, parallel_backend
 
 from pythagoras import PythagorasExecutor
-from pythagoras.swarm.events import CallEvent
-from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.joblib_backend import executors as executors_module
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.plugins import plugin_manager
+from pythagoras.swarm.events import CallEvent
 
 TIMEOUT = 60.0  # only a hang reaches this
 

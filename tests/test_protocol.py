@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +17,9 @@ import pytest
 from pythagoras.errors import PeersDied, RemoteError, UnhashableArgument
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
+from pythagoras.records.frames import MISSING
+from pythagoras.storage.base import is_debris
+from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.protocol import (
     BATCH_FUNCTION,
     LARGE_ARGUMENT,
@@ -26,9 +29,6 @@ from pythagoras.swarm.protocol import (
     failure_key,
     run_call,
 )
-from pythagoras.records.frames import MISSING
-from pythagoras.storage.base import is_debris
-from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.swarm import Swarm
 
 LEASE = 30.0
@@ -268,7 +268,8 @@ def test_request_keys_give_back_their_address(swarm: Swarm) -> None:
 
 
 @pytest.mark.parametrize("pending", [20, 2000])
-def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore, pending: int) -> None:
+def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore,
+                                                     pending: int) -> None:
     for n in range(pending):
         submit(swarm, n)
     store.listings = 0

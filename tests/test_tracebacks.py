@@ -1,4 +1,5 @@
-"""Tracebacks of functions sent by value name their script and show its lines (pythagoras.records.tracebacks)."""
+"""Tracebacks of functions sent by value name their script and show its lines
+(pythagoras.records.tracebacks)."""
 
 from __future__ import annotations
 

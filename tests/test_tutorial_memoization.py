@@ -13,7 +13,13 @@ import pytest
 
 import pythagoras
 from pythagoras import *  # noqa: F403 -- cell 2 of the tutorial
-from pythagoras import IdentityError, PurityError, SharedStorage_P2P_Cloud, UnhashableArgument, kw_args
+from pythagoras import (
+    IdentityError,
+    PurityError,
+    SharedStorage_P2P_Cloud,
+    UnhashableArgument,
+    kw_args,
+)
 
 DEADLINE = 120  # seconds; only a hung subprocess reaches it
 

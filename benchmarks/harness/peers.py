@@ -64,10 +64,12 @@ def tally(runs: list[tuple[int, int, float]], seconds: float, started: float) ->
     for group in groups:
         starts = sorted(at for _, g, at in runs if g == group)
         gaps += [later - (earlier + seconds) for earlier, later in itertools.pairwise(starts)]
-    return {"executions": len(runs), "executed_calls": len(counts), "duplicates": sum(n - 1 for n in counts.values()),
+    ended = round(max(at for _, _, at in runs) + seconds - started, 4) if runs else None
+    return {"executions": len(runs), "executed_calls": len(counts),
+            "duplicates": sum(n - 1 for n in counts.values()),
             "repeated_calls": sorted(i for i, n in counts.items() if n > 1),
             "executed_per_peer": sorted(groups.values(), reverse=True),
-            "last_execution_ended_s": round(max(at for _, _, at in runs) + seconds - started, 4) if runs else None,
+            "last_execution_ended_s": ended,
             "gap_between_calls": stats(gaps) if gaps else None}
 
 
@@ -139,7 +141,8 @@ class PeerRun:
             self.procs[index].wait(timeout=TIMEOUT)
             text = self.outputs[index].read_text(errors="replace")
             if self.procs[index].returncode != 0:
-                raise RuntimeError(f"peer {index} exited with {self.procs[index].returncode}:\n{text[-3000:]}")
+                raise RuntimeError(f"peer {index} exited with {self.procs[index].returncode}:\n"
+                                   f"{text[-3000:]}")
             got.append(processes.last_json(text))
         return got
 

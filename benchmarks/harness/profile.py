@@ -2,8 +2,9 @@
 
 Each line of a raw profile is ``frame;frame;...;frame COUNT``, outermost first, a frame being
 ``function (file:line)``, optionally led by ``process NNN:"command"`` frames (``--subprocesses``:
-a child's frame follows its parent's) and a ``thread (0x..)`` frame (``--threads``). Without ``--idle`` py-spy leaves out the samples of
-threads it judges idle, so the counts are roughly time on a CPU.
+a child's frame follows its parent's) and a ``thread (0x..)`` frame (``--threads``). Without
+``--idle`` py-spy leaves out the samples of threads it judges idle, so the counts are roughly
+time on a CPU.
 
     .venv/bin/python -m benchmarks.harness.profile PROFILE.txt [--top 25] [--process TEXT]
 """
@@ -91,7 +92,8 @@ def format_top(summary: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.harness.profile", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.harness.profile",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--process", default=None, help="only processes whose frame contains this text")

@@ -82,7 +82,8 @@ def fmt(value: float | None, unit: str) -> str:
 
 def print_table(figure: str, rows: list[dict[str, Any]], notes: list[str]) -> None:
     """The figure's rows (as recorded) and notes, in the one table format."""
-    head = f"{'[' + figure + ']':<46} {'pythagoras':>11}  {'peer':<26} {'':>11}  {'ratio':>7}  {'goal':>12}  met"
+    head = (f"{'[' + figure + ']':<46} {'pythagoras':>11}  {'peer':<26} {'':>11}  "
+            f"{'ratio':>7}  {'goal':>12}  met")
     print(head)
     print("-" * len(head))
     for r in rows:

@@ -34,7 +34,8 @@ from . import processes
 from .report import RESULTS, loadavg, machine, print_table, write
 
 #: The figures in the order a full run measures them: cheap ones first.
-FIGURES = ("memo", "records", "executor", "joblib_backend", "engines", "swarm", "peers", "composition", "stores")
+FIGURES = ("memo", "records", "executor", "joblib_backend", "engines", "swarm", "peers", "composition",
+           "stores")
 
 
 def describe(name: str) -> str:
@@ -55,7 +56,8 @@ def child(name: str, mode: str, overrides: dict[str, Any], root: Path, out: Path
         record = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-4000:]}
     killed = processes.reap_leftovers()
     if killed:
-        record.setdefault("notes", []).append(f"child processes outlived their shutdown and were killed: {killed}")
+        record.setdefault("notes", []).append(
+            f"child processes outlived their shutdown and were killed: {killed}")
     record.update(settings=settings, seconds=round(time.perf_counter() - began, 2))
     out.write_text(json.dumps(record, default=str))
     return 0
@@ -105,15 +107,18 @@ def _value(text: str) -> tuple[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("figures", nargs="*", metavar="FIGURE", help="figures to run (default: all)")
-    parser.add_argument("--only", action="append", default=[], metavar="FIGURE", help="run this figure (repeatable)")
+    parser.add_argument("--only", action="append", default=[], metavar="FIGURE",
+                        help="run this figure (repeatable)")
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     parser.add_argument("--set", action="append", default=[], type=_value, metavar="KEY=VALUE",
                         help="override a setting of the figures run (a JSON value)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON records go")
-    parser.add_argument("--dir", type=Path, default=None, help="make the temporary folder under this directory")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="make the temporary folder under this directory")
     parser.add_argument("--timeout", type=float, default=1200.0, help="kill a figure that runs longer (s)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="run each figure under py-spy")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="run each figure under py-spy")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
@@ -142,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ({mode}) ...", file=sys.stderr, flush=True)
             record = run(name, mode, overrides, root, opts.timeout, opts.profile)
             notes = record.get("notes", []) + ([f"ERROR {record['error']}"] if "error" in record else [])
-            notes.append(f"{record['wall_s']} s; 1-min load {record['load_before']} -> {record['load_after']} "
-                         f"on {about['cpu_count']} CPUs" + ("; PROFILED: slower than unprofiled" if opts.profile else ""))
+            profiled = "; PROFILED: slower than unprofiled" if opts.profile else ""
+            notes.append(f"{record['wall_s']} s; 1-min load {record['load_before']} -> "
+                         f"{record['load_after']} on {about['cpu_count']} CPUs{profiled}")
             print_table(name, record.get("rows", []), notes)
             print()
             failed += ["error" in record]

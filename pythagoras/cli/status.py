@@ -40,9 +40,11 @@ anything (:mod:`pythagoras.cli.listing`). Stale peers are listed with the live o
 
 **Clearing.** ``--failures`` deletes failure records (so those calls run again when they are
 next called); ``--all`` deletes every record of every kind pythagoras writes at the location,
-results included, by the contract's bulk delete (:meth:`~pythagoras.storage.base.Store.delete_many`),
-which on a local folder also removes the folders it emptied (the location's own folder stays). With neither, ``clear`` deletes only *leftovers*: records no peer will read again,
-so that the swarm behaves exactly as before (nothing runs again, nothing is lost):
+results included, by the contract's bulk delete
+(:meth:`~pythagoras.storage.base.Store.delete_many`), which on a local folder also removes the
+folders it emptied (the location's own folder stays). With neither, ``clear`` deletes only
+*leftovers*: records no peer will read again, so that the swarm behaves exactly as before
+(nothing runs again, nothing is lost):
 
 - peer records whose heartbeat is stale (a killed peer's; a clean exit deletes its own);
 - requests of calls that have a result or a failure, and stale claims of such calls;

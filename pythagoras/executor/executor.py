@@ -132,7 +132,8 @@ class PythagorasExecutor(Executor):
             raise ValueError("buffersize must be None or >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
         sizes = ChunkSizes(chunksize, probes=max(2, 2 * self.client.peer.max_workers))
-        chunks = chunks_of(zip(*iterables), sizes)
+        # As Executor.map does, stop at the end of the shortest iterable.
+        chunks = chunks_of(zip(*iterables, strict=False), sizes)
         futures: deque[Future[Any]] = deque()
 
         def submit_chunks(count: int | None) -> None:

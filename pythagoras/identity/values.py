@@ -31,7 +31,8 @@ from ..errors import UnhashableArgument
 
 __all__ = ["Encoder", "hash_call", "hash_kwargs", "hash_value"]
 
-_NEWOBJ = getattr(copyreg, "__newobj__")
+# getattr: typeshed's copyreg has no __newobj__, so mypy would refuse the attribute.
+_NEWOBJ = getattr(copyreg, "__newobj__")  # noqa: B009
 _DOUBLE = struct.Struct("<d")
 _COUNT = struct.Struct("<Q")
 _pack_count = _COUNT.pack

@@ -7,8 +7,8 @@ By default a peer runs the calls it claims on a warm loky pool of its own. Given
 ``ProcessPoolExecutor``, an ``mpi4py.futures.MPIPoolExecutor``: anything with
 ``submit(fn, *args)`` returning a ``concurrent.futures.Future``. The peer still picks, claims,
 renews leases (its own thread's heartbeat), publishes and retires; the engine only runs
-``run_packed(...)``, one task per claimed request (:mod:`pythagoras.swarm.worker`). The engine stays the caller's: the peer
-never shuts it down.
+``run_packed(...)``, one task per claimed request (:mod:`pythagoras.swarm.worker`). The engine
+stays the caller's: the peer never shuts it down.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The functions of a swarm's calls: published once per process, loaded once per process.
 
-A function travels by value (cloudpickle) in ``functions/<fid>`` (:func:`pythagoras.records.keys.function_key`),
-with the origins of its code, so that a traceback on another peer names its files and lines.
+A function travels by value (cloudpickle) in ``functions/<fid>``
+(:func:`pythagoras.records.keys.function_key`), with the origins of its code, so that a traceback
+on another peer names its files and lines.
 """
 
 from __future__ import annotations

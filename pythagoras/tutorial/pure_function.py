@@ -66,7 +66,9 @@ class _Signature:
     def complete(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's keywords with defaults filled in; a clear TypeError for a bad call."""
         if args:
-            shown = ", ".join(f"{n}={_short(v)}" for n, v in zip(self.names + ["..."] * len(args), args))
+            # Not strict: the names are padded with "..." to be at least as many as the arguments.
+            names = self.names + ["..."] * len(args)
+            shown = ", ".join(f"{n}={_short(v)}" for n, v in zip(names, args, strict=False))
             raise PurityError(f"{self.name}() takes keyword arguments only; call {self.name}({shown})")
         if not self.open and not self.known.issuperset(kwargs):
             unknown = sorted(set(kwargs) - self.known)
@@ -90,7 +92,8 @@ class PureFunction:
                  *, version: str | None = None, identity: bytes | None = None) -> None:
         if not isinstance(func, types.FunctionType):
             raise IdentityError(f"add_pure_function takes a function defined with def, not {func!r}")
-        if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+        if (inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func)
+                or inspect.isasyncgenfunction(func)):
             raise PurityError(f"{func.__qualname__} is a generator or coroutine function; a pure "
                               "function must return its value: return a list instead of yielding")
         # Refuse lambdas and functions without source now, at decoration, not at the first call.

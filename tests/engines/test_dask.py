@@ -22,14 +22,14 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("sklearn")
 
-import _engine_calls as calls  # noqa: E402
-import _search  # noqa: E402
-import child_processes  # noqa: E402
-from distributed.cfexecutor import ClientExecutor  # noqa: E402
+import _engine_calls as calls
+import _search
+import child_processes
+from distributed.cfexecutor import ClientExecutor
 
-from pythagoras import PythagorasExecutor  # noqa: E402
-from pythagoras.swarm.engines import Engine, engine_key  # noqa: E402
-from pythagoras.joblib_backend import PythagorasBackend  # noqa: E402
+from pythagoras import PythagorasExecutor
+from pythagoras.joblib_backend import PythagorasBackend
+from pythagoras.swarm.engines import Engine, engine_key
 
 HERE = Path(__file__).resolve().parent
 DEADLINE = 120.0  # for a process the tests start: only a hang reaches this

@@ -20,16 +20,16 @@ from typing import Any
 
 import _engine_calls as calls
 import pytest
-from joblib import Parallel, delayed, parallel_config
 from _counting import TIMEOUT, Counting
+from joblib import Parallel, delayed, parallel_config
 
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
-from pythagoras.swarm.engines import Engine
 from pythagoras.errors import PeersDied
 from pythagoras.joblib_backend import PythagorasBackend
-from pythagoras.swarm.client import SwarmClient
-from pythagoras.swarm.peer import Peer
 from pythagoras.storage.plugins import open_store
+from pythagoras.swarm.client import SwarmClient
+from pythagoras.swarm.engines import Engine
+from pythagoras.swarm.peer import Peer
 from pythagoras.swarm.protocol import CLAIM
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)

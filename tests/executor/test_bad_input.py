@@ -55,7 +55,8 @@ def test_an_unpicklable_argument(ex: PythagorasExecutor, tmp_path: Path) -> None
 def test_an_argument_over_the_size_limit(ex: PythagorasExecutor, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHAGORAS_MAX_ARGUMENT_BYTES", "100000")
-    with pytest.raises(ArgumentTooLarge, match=r"over the swarm's limit of 100,000.*PYTHAGORAS_MAX_ARGUMENT_BYTES"):
+    with pytest.raises(ArgumentTooLarge,
+                       match=r"over the swarm's limit of 100,000.*PYTHAGORAS_MAX_ARGUMENT_BYTES"):
         ex.submit(size, b"x" * 200_000)
     assert records(tmp_path / "swarm") == []
     assert ex.submit(size, b"x" * 50_000).result(timeout=60) == 50_000  # under it: runs

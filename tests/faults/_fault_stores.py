@@ -32,10 +32,10 @@ from pathlib import Path
 
 import pytest
 
-from pythagoras.storage.hookspecs import hookimpl
-from pythagoras.storage.plugins import plugin_manager
 from pythagoras.storage.base import Store
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.local import LocalFolderStore
+from pythagoras.storage.plugins import plugin_manager
 
 SIZE = 2 * 1024 * 1024  # bytes on a real disk; the simulated one refuses records over this
 
@@ -215,14 +215,14 @@ def permission_runner() -> list[str] | None:
 
 def make_read_only_by_mode(root: Path) -> None:
     """Remove every write permission under ``root`` (its files, folders and itself)."""
-    for directory, names, files in os.walk(root):
+    for directory, _names, files in os.walk(root):
         for name in files:
             os.chmod(os.path.join(directory, name), 0o444)
         os.chmod(directory, 0o555)
 
 
 def make_writable_by_mode(root: Path) -> None:
-    for directory, names, files in os.walk(root):
+    for directory, _names, files in os.walk(root):
         os.chmod(directory, 0o755)
         for name in files:
             os.chmod(os.path.join(directory, name), 0o644)

@@ -253,8 +253,9 @@ class Figures:
             return (f"median {statistics.median(values):.2f} s, max {max(values):.2f} s "
                     f"(n={len(values)})")
 
+        kind = "remote-looking" if self.remote_looking else "same-host"
         return (f"seed {self.seed}: {self.calls} calls through {self.peers} peers "
-                f"(lease {self.lease_timeout:g} s, {'remote-looking' if self.remote_looking else 'same-host'}) "
+                f"(lease {self.lease_timeout:g} s, {kind}) "
                 f"in {self.seconds:.1f} s under {self.kills} kills {self.kills_by_signal}; "
                 f"lost {len(self.lost)}, wrong {len(self.wrong)}, failed with PeersDied after "
                 f"{MAX_ATTEMPTS} runs killed {len(self.died)}; executions {self.executions}, "

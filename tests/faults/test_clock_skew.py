@@ -33,8 +33,8 @@ import pytest
 from _fault_swarm import PeerProcesses
 
 from pythagoras import PythagorasExecutor
-from pythagoras.storage.plugins import open_store
 from pythagoras.records.frames import read_record
+from pythagoras.storage.plugins import open_store
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX"),

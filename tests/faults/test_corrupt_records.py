@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import _fault_functions as fx
-import pytest
-from _fault_records import DAMAGE, claim_key, damage, executor_address, failure_key, put, request_key
-
 import execution_log
+import pytest
+from _fault_records import (
+    DAMAGE,
+    claim_key,
+    damage,
+    executor_address,
+    failure_key,
+    put,
+    request_key,
+)
+
 from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud
 from pythagoras.records.frames import read_record
 from pythagoras.records.keys import result_key

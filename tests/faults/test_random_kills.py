@@ -96,7 +96,7 @@ def test_a_killed_peers_call_runs_elsewhere(tmp_path: Path, remote_looking: bool
             for x in range(1000, 1000 + rounds):
                 settled: list[float] = []
                 future = client.submit(fx.nap, x, 0.5)
-                future.add_done_callback(lambda _: settled.append(time.monotonic()))
+                future.add_done_callback(lambda _, settled=settled: settled.append(time.monotonic()))
                 while not (first := [e for e in peers.executions() if e.x == x]):
                     assert peers.remaining() > 0, f"nobody started x={x}:\n{peers.all_output()}"
                     time.sleep(0.001)

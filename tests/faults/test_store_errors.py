@@ -39,19 +39,19 @@ from typing import Any
 import _fault_functions as fx
 import _fault_probe
 import child_processes
+import execution_log
 import pytest
 from _fault_checks import folder_state
 from _fault_stores import (
     SIZE,
     Disk,
-    open_disk,
     errnos,
     make_read_only_by_mode,
     make_writable_by_mode,
+    open_disk,
     permission_runner,
 )
 
-import execution_log
 import pythagoras
 from pythagoras import PythagorasExecutor
 from pythagoras.errors import PeersDied
@@ -79,7 +79,8 @@ def assert_consistent(disk_root: Path) -> None:
     state = folder_state(disk_root)
     assert not state.corrupt, f"records that do not unframe: {state.corrupt}"
     assert not state.debris, f"files left half-written: {state.debris}"
-    assert not state.unfinished_claims(), f"claims left on calls without an outcome: {state.unfinished_claims()}"
+    assert not state.unfinished_claims(), (
+        f"claims left on calls without an outcome: {state.unfinished_claims()}")
 
 
 def until_consistent(disk_root: Path) -> None:

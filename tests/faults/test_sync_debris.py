@@ -27,15 +27,15 @@ from pathlib import Path
 
 import _fault_functions as fx
 import child_processes
+import execution_log
 import pytest
 from _fault_checks import folder_state
 from _fault_swarm import seed_from_environment
 
-import execution_log
 import pythagoras
 from pythagoras import PythagorasExecutor
-from pythagoras.storage.plugins import open_store
 from pythagoras.storage.base import is_debris
+from pythagoras.storage.plugins import open_store
 
 pytestmark = pytest.mark.timeout(120)
 

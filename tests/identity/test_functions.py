@@ -15,10 +15,10 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import _identity_sample as sample
 import numpy as np
 import pytest
 
-import _identity_sample as sample
 from pythagoras.errors import IdentityError, PythagorasError
 from pythagoras.identity import function_identity
 
@@ -416,7 +416,8 @@ def test_an_installed_module_function_is_identified_by_its_name() -> None:
 
 def _as_installed(func: Callable[..., Any]) -> Callable[..., Any]:
     """The same function made in an installed module's namespace (json's)."""
-    made = types.FunctionType(func.__code__, json.__dict__, func.__name__, func.__defaults__, func.__closure__)
+    made = types.FunctionType(func.__code__, json.__dict__, func.__name__, func.__defaults__,
+                              func.__closure__)
     made.__qualname__ = func.__qualname__
     assert made.__module__ == "json"
     return made
@@ -495,7 +496,7 @@ def test_bound_methods_differ_with_their_instance_state() -> None:
 
 def test_bound_builtin_methods_differ_with_their_instance() -> None:
     # "x{}".format and "y{}".format compute different things, as do two dicts' .get.
-    assert "x{}".format(1) != "y{}".format(1)
+    assert f"x{1}" != f"y{1}"
     assert function_identity("x{}".format) != function_identity("y{}".format)
     assert function_identity({1: "a"}.get) != function_identity({1: "b"}.get)
     assert function_identity((1).__add__) != function_identity((2).__add__)
@@ -578,7 +579,8 @@ def test_non_strict_mode_accepts_lambdas(load_module: Loader) -> None:
     first, second = m.same_line
     assert function_identity(first, strict=False) == function_identity(second, strict=False)
     assert function_identity(m.make(), strict=False) != function_identity(m.make_other(), strict=False)
-    assert function_identity(m.make_scaled(2), strict=False) != function_identity(m.make_scaled(3), strict=False)
+    assert (function_identity(m.make_scaled(2), strict=False)
+            != function_identity(m.make_scaled(3), strict=False))
     assert function_identity(m.square, strict=False) != function_identity(first, strict=False)
 
 

@@ -14,12 +14,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import _golden_functions as g
 import child_processes
 import cloudpickle
 import numpy as np
 import pytest
 
-import _golden_functions as g
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.calls import arguments_hash
 from pythagoras.identity.functions import function_identity

@@ -19,12 +19,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import _identity_sample as sample
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import _identity_sample as sample
 from pythagoras.errors import PythagorasError, UnhashableArgument
 from pythagoras.identity import hash_kwargs, hash_value
 
@@ -133,9 +133,10 @@ def _children(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 values = st.recursive(leaves, _children, max_leaves=12)
 small_values = st.recursive(
-    st.sampled_from(TRICKY), lambda c: st.one_of(st.lists(c, max_size=2), st.lists(c, max_size=2).map(tuple),
-                                                  st.frozensets(st.sampled_from(TRICKY[:9]), max_size=2),
-                                                  st.dictionaries(st.sampled_from(TRICKY[:4]), c, max_size=2)),
+    st.sampled_from(TRICKY),
+    lambda c: st.one_of(st.lists(c, max_size=2), st.lists(c, max_size=2).map(tuple),
+                        st.frozensets(st.sampled_from(TRICKY[:9]), max_size=2),
+                        st.dictionaries(st.sampled_from(TRICKY[:4]), c, max_size=2)),
     max_leaves=4,
 )
 
@@ -262,7 +263,7 @@ def test_hashes_are_16_bytes_and_repeatable() -> None:
 
 
 def test_one_one_point_oh_and_true_are_distinct() -> None:
-    assert 1 == 1.0 == True  # noqa: E712 -- the point: Python calls them equal
+    assert 1 == 1.0 == True
     digests = {hash_value(1), hash_value(1.0), hash_value(True), hash_value(1 + 0j)}
     assert len(digests) == 4
     assert len({hash_value(0), hash_value(0.0), hash_value(False), hash_value(None)}) == 4
@@ -279,7 +280,8 @@ def test_zero_and_negative_zero_are_distinct_nan_is_itself() -> None:
 
 
 def test_int_encoding_is_unambiguous_at_byte_boundaries() -> None:
-    ns = [0, 1, -1, 127, 128, -128, -129, 255, 256, -256, 2**63 - 1, 2**63, -(2**63), 2**64, 10**40, -(10**40)]
+    ns = [0, 1, -1, 127, 128, -128, -129, 255, 256, -256,
+          2**63 - 1, 2**63, -(2**63), 2**64, 10**40, -(10**40)]
     assert len({hash_value(n) for n in ns}) == len(ns)
     assert hash_value(10**40) == hash_value(int("1" + "0" * 40))
 
@@ -325,7 +327,8 @@ def test_container_boundaries_are_unambiguous() -> None:
 
 
 def test_nesting_is_unambiguous() -> None:
-    cases = [[[1], 2], [[1, 2]], [[], 1, 2], [[1, 2], []], [1, [2]], [[[1]], 2], [[[1], 2]], ([1], 2), [(1,), 2]]
+    cases = [[[1], 2], [[1, 2]], [[], 1, 2], [[1, 2], []], [1, [2]], [[[1]], 2], [[[1], 2]],
+             ([1], 2), [(1,), 2]]
     assert len({hash_value(c) for c in cases}) == len(cases)
     assert hash_value({"a": [1], "b": 2}) != hash_value({"a": [1, 2]})
 

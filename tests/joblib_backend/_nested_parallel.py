@@ -24,15 +24,16 @@ from typing import ClassVar
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # _nested_tasks, execution_log: here and in the workers
 
-import _nested_tasks
-import execution_log
-from joblib import Parallel, delayed, parallel_config
+# Imported after sys.path is set (E402): _nested_tasks and execution_log are found there only.
+import _nested_tasks  # noqa: E402
+import execution_log  # noqa: E402
+from joblib import Parallel, delayed, parallel_config  # noqa: E402
 
-from pythagoras import PythagorasExecutor, hookimpl
-from pythagoras.joblib_backend import shutdown_executors
-from pythagoras.storage.plugins import plugin_manager
-from pythagoras.storage.base import Store
-from pythagoras.storage.local import LocalFolderStore
+from pythagoras import PythagorasExecutor, hookimpl  # noqa: E402
+from pythagoras.joblib_backend import shutdown_executors  # noqa: E402
+from pythagoras.storage.base import Store  # noqa: E402
+from pythagoras.storage.local import LocalFolderStore  # noqa: E402
+from pythagoras.storage.plugins import plugin_manager  # noqa: E402
 
 
 class RecordingFolder(LocalFolderStore):

@@ -1,7 +1,8 @@
-"""A pytest plugin that registers the "pythagoras" joblib backend before joblib's own test
+r"""A pytest plugin that registers the "pythagoras" joblib backend before joblib's own test
 modules are imported, so that the tests they parametrize over every backend include it:
 
-    python -m pytest -p tests.joblib_backend.joblib_plugin --pyargs joblib.test.test_parallel --pythagoras-only
+    python -m pytest -p tests.joblib_backend.joblib_plugin --pyargs joblib.test.test_parallel \
+        --pythagoras-only
 
 ``--pythagoras-only`` keeps the test cases that run the backend: those parametrized with the
 name ``"pythagoras"`` and those parametrized with an instance of it (joblib's

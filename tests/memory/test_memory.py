@@ -33,13 +33,13 @@ from pythagoras.memory import (
     NotMemorizedResult,
     UnknownBackend,
     expires_after,
+    shelf,
 )
-from pythagoras.memory import shelf
 from pythagoras.memory.shelf import metadata_key
+from pythagoras.records.keys import result_key
 from pythagoras.records.results import ResultCache
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.records.keys import result_key
 
 Executions = Callable[[], list[Any]]
 
@@ -62,8 +62,8 @@ class Clock:
 class CountingStore(MemoryStore):
     """A MemoryStore that counts the reads of each key."""
 
-    def __init__(self, clock: Callable[[], float] = Clock()) -> None:
-        super().__init__(clock=clock)
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(clock=Clock() if clock is None else clock)
         self.reads: dict[str, int] = {}
 
     def read(self, key: str) -> bytearray | None:

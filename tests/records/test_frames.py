@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from pythagoras.errors import CorruptRecord, ForeignCode
-from pythagoras.records import frames
 from pythagoras.identity.address import CallAddress
+from pythagoras.records import frames
 from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
+from pythagoras.records.keys import result_key
 from pythagoras.records.results import MISSING, ResultCache
 from pythagoras.storage.memory import MemoryStore
-from pythagoras.records.keys import result_key
 
 PAYLOAD = dump_value({"answer": 42, "list": list(range(100))})
 
@@ -124,7 +124,8 @@ def test_a_value_holding_code_loads_under_the_python_that_pickled_it() -> None:
     assert load_value(dump_value(lambda x: x + 1))(1) == 2
 
 
-@pytest.mark.parametrize("value", [lambda x: x + 1, [1, {"p": None}], "code"], ids=["lambda", "nested", "str"])
+@pytest.mark.parametrize("value", [lambda x: x + 1, [1, {"p": None}], "code"],
+                         ids=["lambda", "nested", "str"])
 def test_another_pythons_code_is_refused_never_run(value: object, monkeypatch: pytest.MonkeyPatch) -> None:
     # As a record pickled by Python 3.99 reads here: bytecode of another version may load and
     # then give a wrong value, a SystemError or a crash when it runs.

@@ -4,8 +4,9 @@ A record names the classes it holds by module path (a claim was a ``pythagoras.p
 to pickle, a function record held ``pythagoras.tracebacks.Origins`` and a pure function
 ``pythagoras.pure_function.reopen``), so moving a module would orphan every folder's claims,
 requests, failures and function records, silently: a record that cannot be loaded counts as
-absent. ``MOVED_MODULES`` and ``MOVED_NAMES`` (``pythagoras/records/frames.py``) find them. ``old_records/`` was written by ``make_old_records.py`` on
-the layout of before the modules moved into layer folders; every record there must load.
+absent. ``MOVED_MODULES`` and ``MOVED_NAMES`` (``pythagoras/records/frames.py``) find them.
+``old_records/`` was written by ``make_old_records.py`` on the layout of before the modules
+moved into layer folders; every record there must load.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from fsspec.implementations.memory import MemoryFileSystem
 from s3_server import S3Location
 
 from pythagoras.errors import StoreError
-from pythagoras.storage.plugins import open_store
 from pythagoras.storage.fsspec_store import FsspecStore
+from pythagoras.storage.plugins import open_store
 
 
 def open_fsspec(url: str, options: dict[str, Any] | None = None) -> FsspecStore:

@@ -13,9 +13,9 @@ from _store_contract import StoreContract
 from pythagoras.errors import CorruptRecord, StoreError
 from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import HEADER_SIZE, frame, unframe
-from pythagoras.storage.local import LocalFolderStore
-from pythagoras.storage.base import is_debris
 from pythagoras.records.keys import result_key
+from pythagoras.storage.base import is_debris
+from pythagoras.storage.local import LocalFolderStore
 
 
 class TestLocalFolderStore(StoreContract):
@@ -158,7 +158,8 @@ def test_temp_files_are_hidden_and_carry_the_tmp_marker(
 
 def test_sharded_keys_are_files_in_subdirectories(store: LocalFolderStore, root: Path) -> None:
     function = "f" * 32
-    addresses = [CallAddress(function, shard + tail * 30) for shard, tail in [("ab", "1"), ("ab", "0"), ("cd", "0")]]
+    shards = [("ab", "1"), ("ab", "0"), ("cd", "0")]
+    addresses = [CallAddress(function, shard + tail * 30) for shard, tail in shards]
     for a in addresses:
         store.write(result_key(a), a.arguments.encode())
 

@@ -12,11 +12,11 @@ import pytest
 
 import pythagoras
 from pythagoras.errors import StoreError
-from pythagoras.storage.hookspecs import hookimpl
-from pythagoras.storage.plugins import open_store, plugin_manager
 from pythagoras.storage.base import Store
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.storage.plugins import open_store, plugin_manager
 
 
 class MemSchemePlugin:

@@ -18,12 +18,12 @@ import pytest
 from _store_contract import StoreContract
 
 from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud, kw_args
-from pythagoras.identity.address import CallAddress
-from pythagoras.storage.plugins import open_store
-from pythagoras.records.frames import MISSING, read_record
 from pythagoras.cli.status import status
+from pythagoras.identity.address import CallAddress
+from pythagoras.records.frames import MISSING, read_record
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.storage.plugins import open_store
 from pythagoras.storage.signed import SignedStore
 from pythagoras.swarm.client import make_call
 from pythagoras.swarm.swarm import Swarm

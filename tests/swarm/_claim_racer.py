@@ -4,8 +4,9 @@ It opens the store, creates ``ready-<name>`` in the barrier folder, waits for th
 then claims each address of ``addresses`` in order, as fast as it can, and prints one JSON
 line: ``{"won": [true, false, ...]}``. It exits only once every racer of ``racers`` is done
 (``done-<name>`` in the barrier folder): a claim whose holder on this machine has exited holds
-nothing, so a racer that left early would let a slower one break its claims. With ``lease_timeout`` below zero every existing claim
-is stale to it, so the race is to break a lease rather than to take a free one.
+nothing, so a racer that left early would let a slower one break its claims. With
+``lease_timeout`` below zero every existing claim is stale to it, so the race is to break a
+lease rather than to take a free one.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ class Point:
 
 
 def python():
-    return "%d.%d" % sys.version_info[:2]
+    return "{}.{}".format(*sys.version_info[:2])
 
 
 def fmt(x):
@@ -75,7 +75,8 @@ def where(x):
     return pathlib.PurePosixPath("/data", str(x))
 
 
-lambda_ = lambda x: (execution_log.record(["lambda", x, python()]), x + OFFSET)[1]
+# The "lambda" case is about a lambda (pickled as bytecode, its identity its bytecode): not a def.
+lambda_ = lambda x: (execution_log.record(["lambda", x, python()]), x + OFFSET)[1]  # noqa: E731
 
 
 def k_fmt(*, x):
@@ -120,7 +121,7 @@ def j_where(x):
     return where(x)
 
 
-j_lambda = lambda x: lambda_(x)
+j_lambda = lambda x: lambda_(x)  # noqa: E731 -- the lambda's twin is a lambda too
 
 FUNCTIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]] = {
     # case: (the function, its twin for joblib, its keyword-only twin for the decorator)

@@ -19,7 +19,7 @@ DIRECTIONS = ["theirs on our worker", "ours on their worker"]
 def other_pythons() -> list[str]:
     """The interpreters named, less those of this one's version (CI names the same list to
     every run)."""
-    mine = "%d.%d" % sys.version_info[:2]
+    mine = "{}.{}".format(*sys.version_info[:2])
     named = [p for p in os.environ.get("PYTHAGORAS_TEST_PYTHONS", "").split(",")
              if p.strip() and version(p) != mine]
     if not named:

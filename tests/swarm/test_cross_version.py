@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import child_processes
-import pythons
 import pytest
+import pythons
 from pythons import other_pythons, version
 
 SCRIPT = str(Path(__file__).with_name("_cross_version_script.py"))

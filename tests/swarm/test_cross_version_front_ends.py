@@ -27,8 +27,8 @@ from typing import Any, Final
 
 import child_processes
 import execution_log
-import pythons
 import pytest
+import pythons
 
 SCRIPT = str(Path(__file__).with_name("_front_ends_script.py"))
 DEADLINE = 300.0
@@ -139,7 +139,8 @@ def measure(tmp_path: Path, client: str, runner: str) -> dict[tuple[str, str], t
                                  env=child_processes.environment(**{execution_log.VARIABLE: str(first_log)})):
         first = {}
         runs = ["script", "numpy", "class_result", "unloadable"]
-        for front_ends, cases, timeout in [(FRONT_ENDS, runs, RUNS), (FRONT_ENDS, ["class_arg", "lambda"], LEFT)]:
+        rounds = [(FRONT_ENDS, runs, RUNS), (FRONT_ENDS, ["class_arg", "lambda"], LEFT)]
+        for front_ends, cases, timeout in rounds:
             got = script(client, location, first_log, front_ends, cases, timeout)
             first.update({(f, c): got[f][c] for f in front_ends for c in cases})
     worker_log = (tmp_path / "worker.log").read_text()

@@ -12,12 +12,12 @@ import pytest
 
 import pythagoras.records.functions as function_records
 from pythagoras import CallTimeout, PythagorasExecutor, open_store
-from pythagoras.records.functions import function_record
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
-from pythagoras.swarm.peer import Peer
+from pythagoras.records.functions import function_record
 from pythagoras.records.portable import PYTHON
 from pythagoras.storage.memory import MemoryStore
+from pythagoras.swarm.peer import Peer
 from pythagoras.swarm.swarm import Swarm
 
 FOREIGN = "3.99"  # a Python no peer here runs

@@ -22,7 +22,8 @@ from pythagoras.records.results import RESULT
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_a_call_no_peer_can_load_fails_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_call_no_peer_can_load_fails_with_the_reason(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # The module is importable here, in the client, and nowhere else: the function travels by
     # reference, and the only serving peer, a `pythagoras worker`, cannot import it.
     here_only = tmp_path / "here_only"

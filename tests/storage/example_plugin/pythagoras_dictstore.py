@@ -9,8 +9,8 @@ per name. A package makes pythagoras find it with an entry point in the group ``
 
 from __future__ import annotations
 
-from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.base import Store
+from pythagoras.storage.hookspecs import hookimpl
 from pythagoras.storage.memory import MemoryStore
 
 _STORES: dict[str, MemoryStore] = {}
