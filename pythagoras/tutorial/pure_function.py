@@ -17,7 +17,7 @@ from concurrent.futures import Future, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import CallTimeout, IdentityError, PurityError, PurityWarning
+from ..errors import CallTimeout, IdentityError, PurityError, PurityWarning, UnloadableResult
 from ..identity.address import CallAddress
 from ..identity.functions import encode_function, function_identity
 from ..identity.values import Encoder, hash_kwargs
@@ -85,6 +85,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: A stored result that this Python cannot load (another version's class).
+_UNLOADABLE: Final = object()
+
+
 class PureFunction:
     """A function registered with a cloud: each call is looked up in the store first."""
 
@@ -132,7 +136,7 @@ class PureFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         completed = self._signature.complete(args, kwargs)
         address = self._address(completed)
-        value = self._results.lookup(address)
+        value = self._lookup(address)
         while value is MISSING:
             # Claim the call and compute it here, so that another peer calling it meanwhile
             # waits for this result; if another peer holds the claim, wait for its result
@@ -140,14 +144,29 @@ class PureFunction:
             peer = self.cloud.peer
             with peer.holding(address) as held:
                 if held:
-                    value = self._results.lookup(address)  # published before our claim?
+                    value = self._lookup(address)  # published before our claim?
                     if value is MISSING:
                         value = self._compute(completed, address)
                         self._publish(address, value)
-                    return value
+                        return value
+                    break
             with peer.lending():
-                value = peer.await_result(address, direct=True).result()
+                try:
+                    value = peer.await_result(address, direct=True).result()
+                except UnloadableResult:
+                    value = _UNLOADABLE
+        if value is _UNLOADABLE:
+            # Stored by a peer of another Python, in a form this one cannot load: computed
+            # here, and the record kept for the peers that load it.
+            return self._compute(completed, address)
         return value
+
+    def _lookup(self, address: CallAddress) -> Any:
+        """The stored value, MISSING, or _UNLOADABLE where it is stored but cannot be loaded."""
+        try:
+            return self._results.lookup(address)
+        except UnloadableResult:
+            return _UNLOADABLE
 
     def _publish(self, address: CallAddress, value: Any) -> None:
         try:
@@ -210,6 +229,7 @@ class PureFunction:
         ``progress``: a progress bar of the calls (True), none (False), or one where someone
         watches, in a terminal or a notebook (None, the default).
         """
+        calls = list(calls)
         futures = self.async_parallel(calls, retry=retry)
         deadline = None if timeout is None else time.monotonic() + timeout
 
@@ -220,13 +240,22 @@ class PureFunction:
             if futures and wanted(progress):
                 _watch(futures, CallBar(self._func.__qualname__, total=len(futures)), remaining())
             values: list[Any] = []
-            for future in futures:
+            for call, future in zip(calls, futures, strict=True):
                 try:
                     future.exception(remaining())  # raises no exception of the call's
                 except FuturesTimeout:
                     raise self._timed_out(futures, timeout) from None
-                values.append(future.result())
+                values.append(self._value(future, call))
             return values
+
+    def _value(self, future: Future[Any], call: Mapping[str, Any]) -> Any:
+        """The value of a settled future of ``call``; one stored by a peer of another Python in
+        a form this one cannot load is computed here, and its record kept for its readers."""
+        try:
+            return future.result()
+        except UnloadableResult:
+            completed = self._signature.complete((), self._keywords(call))
+            return self._compute(completed, self._address(completed))
 
     def _timed_out(self, futures: list[Future[Any]], timeout: float | None) -> CallTimeout:
         """The error of ``sync_parallel`` when ``futures`` have not all finished by ``timeout``."""

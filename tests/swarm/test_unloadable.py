@@ -71,3 +71,50 @@ def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
             future.result(timeout=60)
         for address in (stored, waited):
             assert client._peer.swarm.store.read(result_key(address)) == record
+
+
+def test_a_pure_function_called_directly_computes_an_unloadable_result_here_and_keeps_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pythagoras import SharedStorage_P2P_Cloud
+
+    (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
+    monkeypatch.delitem(sys.modules, "there_only_module")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+
+    cloud = SharedStorage_P2P_Cloud(str(tmp_path / "swarm"), max_workers=0)
+    try:
+        f = cloud.add_pure_function(cube_kw)
+        cloud.store.write(result_key(f.address(x=4)), record)
+        assert f(x=4) == 64  # computed here, in this process
+        assert cloud.store.read(result_key(f.address(x=4))) == record  # kept for its readers
+        assert f(x=5) == 125 and f.is_stored(x=5)  # a miss is stored as ever
+    finally:
+        cloud.close()
+
+
+def cube_kw(*, x: int) -> int:
+    return x * x * x
+
+
+def test_sync_parallel_computes_an_unloadable_result_here_and_keeps_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pythagoras import SharedStorage_P2P_Cloud, kw_args
+
+    (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
+    monkeypatch.delitem(sys.modules, "there_only_module")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+
+    cloud = SharedStorage_P2P_Cloud(str(tmp_path / "swarm"), max_workers=1)
+    try:
+        f = cloud.add_pure_function(cube_kw)
+        cloud.store.write(result_key(f.address(x=4)), record)
+        assert f.sync_parallel(kw_args(x=x) for x in (3, 4)) == [27, 64]
+        assert cloud.store.read(result_key(f.address(x=4))) == record
+        with pytest.raises(UnloadableResult):  # async_parallel's futures say what it is
+            f.async_parallel([kw_args(x=4)])[0].result(timeout=60)
+    finally:
+        cloud.close()
