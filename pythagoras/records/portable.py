@@ -33,7 +33,6 @@ import types
 from collections.abc import Callable
 from typing import Any, Final
 
-
 __all__ = ["PYTHON", "rebuild", "reopen_pure_functions_with", "source_form"]
 
 #: The minor version that runs here, as ``3.11``: whose bytecode a function record holds, and

@@ -26,7 +26,7 @@ def outcomes_of(calls: list[Call], outcomes: list[Outcome], peer: str, attempt: 
     """The outcomes a worker returned, as the swarm stores them."""
     return [(call.address, Pickled(value) if ok else None,
              None if ok else Failure.raised(value, text, peer, attempt))
-            for call, (ok, value, text) in zip(calls, outcomes)]
+            for call, (ok, value, text) in zip(calls, outcomes, strict=True)]
 
 
 def died(calls: list[Call], crash: BaseException, deaths: int, peer: str) -> Failure:
@@ -50,7 +50,7 @@ def described(crash: BaseException) -> str:
 def announce(calls: list[Call], settled: Outcomes, seconds: float, location: str,
              peer: str) -> None:
     """The runner's ``finished`` or ``failed`` for each call run, its outcome published."""
-    for call, (_, _, failure) in zip(calls, settled):
+    for call, (_, _, failure) in zip(calls, settled, strict=True):
         if failure is None:
             events.fire(events.FINISHED, events.CallEvent.of(
                 call, location, peer, "runner", seconds=seconds))
