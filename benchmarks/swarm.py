@@ -12,7 +12,7 @@ The machine may have 2 cores, so the calls sleep (``harness.peers.nap``). Rows:
   survivor's rerun of that call ended (its result is stored a few operations later), beside the
   lease. Peers on one machine see that the holder's process is gone and break the lease before
   it expires.
-- pick cost: stores holding ``sizes`` pending requests (``Swarm.submit``); picks as a peer
+- pick cost: stores holding ``sizes`` pending requests (``SwarmStore.submit``); picks as a peer
   makes them (one ``candidates()`` listing serves the picks that follow, each a ``claim()``,
   released untimed); mean µs per pick at the larger size beside the smaller; goal <= 1.5x.
 """
@@ -76,9 +76,9 @@ def _recovery(folder: Path, calls: int, seconds: float, lease_timeout: float) ->
 def _pick_cost(folder: Path, size: int, picks: int, warmup: int = 20) -> dict[str, Any]:
     from pythagoras.identity.address import CallAddress
     from pythagoras.storage.local import LocalFolderStore
-    from pythagoras.swarm.swarm import Swarm
+    from pythagoras.swarm.swarm_store import SwarmStore
 
-    swarm = Swarm(LocalFolderStore(folder), lease_timeout=30.0)
+    swarm = SwarmStore(LocalFolderStore(folder), lease_timeout=30.0)
     function = secrets.token_hex(16)
     for k in range(size):
         swarm.submit(CallAddress(function, secrets.token_hex(16)), nap, "nap", (),

@@ -1,7 +1,7 @@
 """``pythagoras status`` and ``pythagoras clear`` on a real swarm's folder (and an S3 bucket).
 
 The swarm state is built once per module with the real API: a ``PythagorasExecutor`` stores
-results and two failures of a function that raises; ``Swarm`` (the protocol) leaves what no
+results and two failures of a function that raises; ``SwarmStore`` (the protocol) leaves what no
 running peer would: pending requests, a batch and a call claimed by a peer on another machine,
 a stale claim, a peer record gone stale, one of a process of this machine that has exited, and
 leftovers. Each test works on a copy; ages are set with ``os.utime`` (stale records are two
@@ -43,7 +43,7 @@ from pythagoras.storage.base import StoredKey, is_debris
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.storage.plugins import open_store
 from pythagoras.swarm.protocol import _HOST, CLAIM, PEER, Call, Failure, new_peer_id
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -134,7 +134,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> State:
     age(folder, failure_path(address(refuse, 8)), 200)
 
     store = open_store(folder)
-    swarm = Swarm(store)
+    swarm = SwarmStore(store)
     for x in (100, 101):  # pending: requests no peer holds
         swarm.publish(swarm.prepare([call(square, x)], "submitter-1-aaaaaa"))
     batch = swarm.prepare([call(square, x) for x in (200, 201, 202)], "submitter-1-aaaaaa")
@@ -510,7 +510,7 @@ def test_clear_in_process(state: State) -> None:
 
 def test_status_and_clear_on_s3(s3: S3Location, tmp_path: Path) -> None:
     store = open_store(s3.url, s3.storage_options)
-    swarm = Swarm(store)
+    swarm = SwarmStore(store)
     swarm.publish(swarm.prepare([call(square, 100)], "submitter-1-aaaaaa"))
     swarm.results.publish(address(square, 0), 0)
     swarm.fail(address(refuse, 7), None, Failure("raised", "test_cli.Refused", "refused 7", "",
@@ -555,7 +555,7 @@ class _ServerDatedStore(MemoryStore):
 def test_status_applies_the_skew_measured_from_a_peer_record_of_this_host() -> None:
     machine = [1_000_000.0]
     store = _ServerDatedStore(machine, behind=20.0)
-    swarm = Swarm(store, lease_timeout=30.0)
+    swarm = SwarmStore(store, lease_timeout=30.0)
     # A peer of this host announces itself, its record's "seen" by this machine's clock.
     store.write(f"peers/{new_peer_id()}", frame(PEER, dump_value({"workers": 1, "seen": machine[0]})))
     held = CallAddress("a" * 32, "b" * 32)

@@ -29,7 +29,7 @@ from pythagoras.swarm.protocol import (
     failure_key,
     run_call,
 )
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 LEASE = 30.0
 
@@ -65,8 +65,8 @@ def store(clock: FakeClock) -> CountingStore:
 
 
 @pytest.fixture
-def swarm(store: CountingStore) -> Swarm:
-    return Swarm(store, lease_timeout=LEASE, max_attempts=3)
+def swarm(store: CountingStore) -> SwarmStore:
+    return SwarmStore(store, lease_timeout=LEASE, max_attempts=3)
 
 
 def address(number: int) -> CallAddress:
@@ -77,11 +77,11 @@ def _square(*, x: int) -> int:
     return x * x
 
 
-def submit(swarm: Swarm, number: int, **kwargs: Any) -> str:
+def submit(swarm: SwarmStore, number: int, **kwargs: Any) -> str:
     return swarm.submit(address(number), _square, "square", (), kwargs or {"x": number}, "submitter")
 
 
-def test_one_claim_per_call_while_its_lease_is_fresh(swarm: Swarm, clock: FakeClock) -> None:
+def test_one_claim_per_call_while_its_lease_is_fresh(swarm: SwarmStore, clock: FakeClock) -> None:
     submit(swarm, 1)
     first = swarm.claim(address(1), "peer-a")
     assert first is not None and first.attempt == 1
@@ -92,7 +92,7 @@ def test_one_claim_per_call_while_its_lease_is_fresh(swarm: Swarm, clock: FakeCl
 
 
 def test_a_claim_found_empty_is_one_being_written_and_holds_the_call_until_stale(
-        swarm: Swarm, store: CountingStore, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+        swarm: SwarmStore, store: CountingStore, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
     # A claim is written in place: another peer may find the file empty, between its creation
     # and its one write (or for good, if the writer died just then).
     claim_key = f"claims/{address(1).function}.{address(1).arguments}"
@@ -108,7 +108,7 @@ def test_a_claim_found_empty_is_one_being_written_and_holds_the_call_until_stale
     assert taken is not None and taken.attempt == 1 and taken.broke is not None
 
 
-def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:
+def test_renewal_keeps_a_lease_fresh(swarm: SwarmStore, clock: FakeClock) -> None:
     claim = swarm.claim(address(1), "peer-a")
     assert claim is not None
     for _ in range(5):
@@ -117,7 +117,7 @@ def test_renewal_keeps_a_lease_fresh(swarm: Swarm, clock: FakeClock) -> None:
     assert swarm.claim(address(1), "peer-b") is None
 
 
-def test_a_stale_lease_is_broken_by_exactly_one_peer(swarm: Swarm, clock: FakeClock) -> None:
+def test_a_stale_lease_is_broken_by_exactly_one_peer(swarm: SwarmStore, clock: FakeClock) -> None:
     submit(swarm, 1)
     dead = swarm.claim(address(1), "peer-dead", started=True)
     assert dead is not None
@@ -140,23 +140,24 @@ def test_a_stale_lease_is_broken_by_exactly_one_peer(swarm: Swarm, clock: FakeCl
     assert not swarm.renew(dead)  # the dead peer, back from a pause, learns it lost the lease
 
 
-def test_skew_measured_by_the_store_corrects_lease_ages(swarm: Swarm, clock: FakeClock) -> None:
+def test_skew_measured_by_the_store_corrects_lease_ages(swarm: SwarmStore, clock: FakeClock) -> None:
     swarm.claim(address(1), "peer-a")
     clock.now += LEASE - 5
     swarm.skew = 10.0  # this machine's clock runs 10 s ahead of the store's
-    other = Swarm(swarm.store, lease_timeout=LEASE)
+    other = SwarmStore(swarm.store, lease_timeout=LEASE)
     other.skew = 10.0
     clock.now += 10
     assert other.claim(address(1), "peer-b") is None  # 35 s by our clock, 25 s by the store's
 
 
-def test_announce_measures_skew_against_the_store(swarm: Swarm, store: MemoryStore, clock: FakeClock) -> None:
+def test_announce_measures_skew_against_the_store(swarm: SwarmStore, store: MemoryStore,
+                                                  clock: FakeClock) -> None:
     swarm.announce("peer-a", {"workers": 1})
     assert swarm.skew == 0.0
     assert store.read("peers/peer-a") is not None
 
 
-def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: FakeClock) -> None:
+def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: SwarmStore, clock: FakeClock) -> None:
     key = submit(swarm, 1)
     attempts = []
     for i in range(3):
@@ -175,7 +176,7 @@ def test_calls_whose_peers_keep_dying_end_in_a_failure(swarm: Swarm, clock: Fake
     assert list(swarm.store.list("breaks/")) == []  # no dead breaker's marker is left behind
 
 
-def test_breaking_a_dead_breakers_claim_removes_its_marker(swarm: Swarm, clock: FakeClock) -> None:
+def test_breaking_a_dead_breakers_claim_removes_its_marker(swarm: SwarmStore, clock: FakeClock) -> None:
     submit(swarm, 1)
     swarm.claim(address(1), "peer-a", started=True)
     clock.now += LEASE + 1
@@ -188,7 +189,7 @@ def test_breaking_a_dead_breakers_claim_removes_its_marker(swarm: Swarm, clock: 
     assert list(swarm.store.list("breaks/")) == []
 
 
-def test_finish_publishes_then_retires_request_and_claim(swarm: Swarm, clock: FakeClock) -> None:
+def test_finish_publishes_then_retires_request_and_claim(swarm: SwarmStore, clock: FakeClock) -> None:
     key = submit(swarm, 7)
     claim = swarm.claim(address(7), "peer-a")
     assert swarm.lookup(address(7)) is MISSING
@@ -199,7 +200,7 @@ def test_finish_publishes_then_retires_request_and_claim(swarm: Swarm, clock: Fa
     assert list(swarm.store.list("breaks/")) == []
 
 
-def test_finish_after_a_break_removes_its_break_marker(swarm: Swarm, clock: FakeClock) -> None:
+def test_finish_after_a_break_removes_its_break_marker(swarm: SwarmStore, clock: FakeClock) -> None:
     submit(swarm, 7)
     swarm.claim(address(7), "peer-dead")
     clock.now += LEASE + 1
@@ -213,7 +214,7 @@ class Custom(ValueError):
     pass
 
 
-def test_a_raised_exception_is_recorded_and_rebuilt_with_its_type(swarm: Swarm) -> None:
+def test_a_raised_exception_is_recorded_and_rebuilt_with_its_type(swarm: SwarmStore) -> None:
     submit(swarm, 3)
     claim = swarm.claim(address(3), "peer-a")
     ok, error, text = run_call(_raises, (), {"x": 3})
@@ -247,12 +248,12 @@ def _raises_unpicklable() -> None:
     raise Unpicklable("a lock inside")
 
 
-def test_a_corrupt_failure_record_reads_as_absent(swarm: Swarm) -> None:
+def test_a_corrupt_failure_record_reads_as_absent(swarm: SwarmStore) -> None:
     swarm.store.write(failure_key(address(4)), b"garbage")
     assert swarm.failure(address(4)) is None
 
 
-def test_large_arguments_are_stored_once_and_shared(swarm: Swarm) -> None:
+def test_large_arguments_are_stored_once_and_shared(swarm: SwarmStore) -> None:
     big = "x" * (LARGE_ARGUMENT + 1)
     first = submit(swarm, 1, text=big, n=1)
     second = submit(swarm, 2, text=big, n=2)
@@ -263,12 +264,12 @@ def test_large_arguments_are_stored_once_and_shared(swarm: Swarm) -> None:
     assert len(swarm.store.read(first) or b"") < LARGE_ARGUMENT  # the request holds a reference
 
 
-def test_request_keys_give_back_their_address(swarm: Swarm) -> None:
-    assert Swarm.address_of(submit(swarm, 12345)) == address(12345)
+def test_request_keys_give_back_their_address(swarm: SwarmStore) -> None:
+    assert SwarmStore.address_of(submit(swarm, 12345)) == address(12345)
 
 
 @pytest.mark.parametrize("pending", [20, 2000])
-def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: CountingStore,
+def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: SwarmStore, store: CountingStore,
                                                      pending: int) -> None:
     for n in range(pending):
         submit(swarm, n)
@@ -280,12 +281,12 @@ def test_a_pick_lists_one_bucket_not_the_whole_queue(swarm: Swarm, store: Counti
     assert len(keys) < pending  # one bucket's share, not every request
 
 
-def test_no_pending_requests_costs_sixteen_listings_at_most(swarm: Swarm, store: CountingStore) -> None:
+def test_no_pending_requests_costs_sixteen_listings_at_most(swarm: SwarmStore, store: CountingStore) -> None:
     assert swarm.candidates() == []
     assert store.listings == 16
 
 
-def test_an_unpicklable_argument_fails_at_submit_and_writes_nothing(swarm: Swarm) -> None:
+def test_an_unpicklable_argument_fails_at_submit_and_writes_nothing(swarm: SwarmStore) -> None:
     with pytest.raises(TypeError, match="cannot be sent to the swarm"):
         swarm.submit(address(1), _square, "square", (), {"x": threading.Lock()}, "submitter")
     with pytest.raises(TypeError, match="cannot be sent to the swarm"):
@@ -293,19 +294,19 @@ def test_an_unpicklable_argument_fails_at_submit_and_writes_nothing(swarm: Swarm
     assert list(swarm.store.list("")) == []
 
 
-def test_positional_arguments_travel_too(swarm: Swarm) -> None:
+def test_positional_arguments_travel_too(swarm: SwarmStore) -> None:
     key = swarm.submit(address(1), divmod, "divmod", (7, "x" * (LARGE_ARGUMENT + 1)), {}, "peer")
     request = swarm.load_request(key)
     assert request is not None and request.args == (7, "x" * (LARGE_ARGUMENT + 1))
     assert run_call(divmod, (7, 2), {}) == (True, (3, 1), "")
 
 
-def test_names_pythagoras_did_not_write_are_no_requests(swarm: Swarm) -> None:
+def test_names_pythagoras_did_not_write_are_no_requests(swarm: SwarmStore) -> None:
     key = submit(swarm, 5)
     folder, _, name = key.rpartition("/")
     function, _, arguments = name.partition(".")
-    assert Swarm.address_of(f"{folder}/{function}-LAPTOP.{arguments}") is None  # OneDrive's copy
-    assert Swarm.address_of(f"{folder}/{function}.{arguments[:-1]}") is None
+    assert SwarmStore.address_of(f"{folder}/{function}-LAPTOP.{arguments}") is None  # OneDrive's copy
+    assert SwarmStore.address_of(f"{folder}/{function}.{arguments[:-1]}") is None
     assert is_debris(f"{function} (1).{arguments}")  # Drive's and Dropbox's copies
     assert is_debris(f"{name} (conflicted copy 2026-11-26)")
     assert not is_debris(name)
@@ -329,18 +330,18 @@ def cube_call(number: int) -> Call:
     return Call(CallAddress(CUBE, hash_value(number).hex()), _cube, "cube", (), {"x": number})
 
 
-def publish_batch(swarm: Swarm, numbers: list[int], submitter: str = "submitter") -> str:
+def publish_batch(swarm: SwarmStore, numbers: list[int], submitter: str = "submitter") -> str:
     return swarm.publish(swarm.prepare([call(n) for n in numbers], submitter))
 
 
-def test_a_batch_of_calls_is_one_request(swarm: Swarm) -> None:
+def test_a_batch_of_calls_is_one_request(swarm: SwarmStore) -> None:
     prepared = swarm.prepare([call(1), call(2), call(3)], "submitter")
     assert list(swarm.store.list("")) == []  # prepare writes nothing
     assert prepared.address.function == BATCH_FUNCTION
     assert prepared.address not in (address(1), address(2), address(3))
     key = swarm.publish(prepared)
     assert list(swarm.store.list("requests/")) == [key]
-    assert Swarm.address_of(key) == prepared.address
+    assert SwarmStore.address_of(key) == prepared.address
     request = swarm.load_request(key)
     assert request is not None and request.address == prepared.address
     assert [m.address for m in request.members] == [address(1), address(2), address(3)]
@@ -351,17 +352,17 @@ def test_a_batch_of_calls_is_one_request(swarm: Swarm) -> None:
                for k in swarm.store.list("requests/"))
 
 
-def test_a_single_call_is_a_plain_request_under_its_own_address(swarm: Swarm) -> None:
+def test_a_single_call_is_a_plain_request_under_its_own_address(swarm: SwarmStore) -> None:
     prepared = swarm.prepare([call(1)], "submitter")
     assert prepared.address == address(1)
     key = swarm.publish(prepared)
-    assert Swarm.address_of(key) == address(1)
+    assert SwarmStore.address_of(key) == address(1)
     request = swarm.load_request(key)
     assert request is not None and request.members == () and request.kwargs == {"x": 1}
 
 
 def test_equal_batches_share_one_key_across_swarms(store: CountingStore) -> None:
-    first, second = Swarm(store, lease_timeout=LEASE), Swarm(store, lease_timeout=LEASE)
+    first, second = SwarmStore(store, lease_timeout=LEASE), SwarmStore(store, lease_timeout=LEASE)
     key = publish_batch(first, [1, 2, 3], "peer-a")
     assert publish_batch(second, [1, 2, 3], "peer-b") == key  # the submitter is not in the key
     assert list(store.list("requests/")) == [key]
@@ -371,12 +372,13 @@ def test_equal_batches_share_one_key_across_swarms(store: CountingStore) -> None
     assert sorted(store.list("requests/")) == sorted([key, other, reordered])
 
 
-def test_pending_calls_skip_members_with_a_result_or_a_failure(swarm: Swarm, store: CountingStore) -> None:
+def test_pending_calls_skip_members_with_a_result_or_a_failure(swarm: SwarmStore,
+                                                               store: CountingStore) -> None:
     key = publish_batch(swarm, [1, 2, 3, 4])
     swarm.results.publish(address(2), 4)  # run meanwhile as a call of its own
     swarm.fail(address(4), None, Failure.raised(Custom("bad 4"), "", "peer-x", 1))
     # Another peer: it loads the functions from the store.
-    other = Swarm(store, lease_timeout=LEASE)
+    other = SwarmStore(store, lease_timeout=LEASE)
     request = other.load_request(key)
     assert request is not None
     pending = other.pending_calls(request)
@@ -387,10 +389,10 @@ def test_pending_calls_skip_members_with_a_result_or_a_failure(swarm: Swarm, sto
     assert other.pending_calls(request) == []
 
 
-def test_pending_calls_load_the_functions_of_every_member(swarm: Swarm, store: CountingStore) -> None:
+def test_pending_calls_load_the_functions_of_every_member(swarm: SwarmStore, store: CountingStore) -> None:
     key = swarm.publish(swarm.prepare([call(2), cube_call(2), call(3)], "submitter"))
     assert sorted(store.list("functions/")) == [f"functions/{CUBE}", f"functions/{'f' * 32}"]
-    other = Swarm(store, lease_timeout=LEASE)
+    other = SwarmStore(store, lease_timeout=LEASE)
     request = other.load_request(key)
     assert request is not None
     pending = other.pending_calls(request)
@@ -398,7 +400,7 @@ def test_pending_calls_load_the_functions_of_every_member(swarm: Swarm, store: C
     assert [c.func(*c.args, **c.kwargs) for c in pending] == [4, 8, 9]
 
 
-def test_large_arguments_of_batch_members_are_stored_once(swarm: Swarm) -> None:
+def test_large_arguments_of_batch_members_are_stored_once(swarm: SwarmStore) -> None:
     big = "x" * (LARGE_ARGUMENT + 1)
     key = swarm.publish(swarm.prepare([call(1, text=big, n=1), call(2, text=big, n=2)], "submitter"))
     assert len(list(swarm.store.list("values/"))) == 1
@@ -408,9 +410,9 @@ def test_large_arguments_of_batch_members_are_stored_once(swarm: Swarm) -> None:
     assert [m.kwargs for m in request.members] == [{"text": big, "n": 1}, {"text": big, "n": 2}]
 
 
-def test_settle_publishes_each_member_then_retires_request_and_claim(swarm: Swarm) -> None:
+def test_settle_publishes_each_member_then_retires_request_and_claim(swarm: SwarmStore) -> None:
     key = publish_batch(swarm, [1, 2, 3])
-    batch = Swarm.address_of(key)
+    batch = SwarmStore.address_of(key)
     assert batch is not None
     claim = swarm.claim(batch, "peer-a")
     assert claim is not None and swarm.claimed(batch)
@@ -432,9 +434,9 @@ def test_settle_publishes_each_member_then_retires_request_and_claim(swarm: Swar
     assert not swarm.claimed(batch)
 
 
-def test_settle_after_a_break_removes_its_break_marker(swarm: Swarm, clock: FakeClock) -> None:
+def test_settle_after_a_break_removes_its_break_marker(swarm: SwarmStore, clock: FakeClock) -> None:
     key = publish_batch(swarm, [1, 2])
-    batch = Swarm.address_of(key)
+    batch = SwarmStore.address_of(key)
     assert batch is not None
     assert swarm.claim(batch, "peer-dead", started=True) is not None
     clock.now += LEASE + 1
@@ -448,9 +450,9 @@ def test_settle_after_a_break_removes_its_break_marker(swarm: Swarm, clock: Fake
 
 
 def test_a_batch_whose_peers_keep_dying_fails_each_unfinished_member(
-        swarm: Swarm, clock: FakeClock) -> None:
+        swarm: SwarmStore, clock: FakeClock) -> None:
     key = publish_batch(swarm, [1, 2, 3])
-    batch = Swarm.address_of(key)
+    batch = SwarmStore.address_of(key)
     assert batch is not None
     swarm.results.publish(address(1), 1)  # one member finished, as a call of its own
     attempts = []
@@ -473,9 +475,9 @@ def test_a_batch_whose_peers_keep_dying_fails_each_unfinished_member(
 
 
 def test_a_batch_given_up_keeps_a_member_failure_already_recorded(
-        swarm: Swarm, clock: FakeClock) -> None:
+        swarm: SwarmStore, clock: FakeClock) -> None:
     key = publish_batch(swarm, [1, 2])
-    batch = Swarm.address_of(key)
+    batch = SwarmStore.address_of(key)
     assert batch is not None
     swarm.fail(address(1), None, Failure.raised(Custom("bad 1"), "", "peer-x", 1))
     for i in range(3):
@@ -492,7 +494,7 @@ def test_a_batch_given_up_keeps_a_member_failure_already_recorded(
 
 @pytest.mark.parametrize("bad", [0, 1, 2], ids=["first", "middle", "last"])
 def test_a_batch_with_an_unpicklable_argument_fails_at_prepare_and_writes_nothing(
-        swarm: Swarm, bad: int) -> None:
+        swarm: SwarmStore, bad: int) -> None:
     calls = [call(1), call(2), call(3)]
     calls[bad] = Call(address(9), _square, "square", (), {"x": threading.Lock()})
     with pytest.raises(UnhashableArgument, match="cannot be sent to the swarm") as raised:
@@ -531,7 +533,7 @@ def test_a_process_that_exited_but_is_not_reaped_holds_nothing() -> None:
 
 
 def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_once(
-        swarm: Swarm, clock: FakeClock) -> None:
+        swarm: SwarmStore, clock: FakeClock) -> None:
     from pythagoras.swarm.protocol import _HOST, holder_is_gone
 
     ended = child_processes.exited_pid()
@@ -551,7 +553,7 @@ def test_a_fresh_claim_of_a_process_of_this_machine_that_is_gone_is_broken_at_on
 
 
 def test_breaking_the_claim_of_a_run_that_never_started_charges_no_attempt(
-        swarm: Swarm, clock: FakeClock) -> None:
+        swarm: SwarmStore, clock: FakeClock) -> None:
     # Holders that die between claiming and their worker starting the call (a cold pool, a kill
     # in between) never count against the call, however many there are.
     submit(swarm, 1)
@@ -568,7 +570,7 @@ def test_breaking_the_claim_of_a_run_that_never_started_charges_no_attempt(
 
 
 def test_a_break_marker_whose_breaker_died_is_passed_over_after_a_lease(
-        swarm: Swarm, store: MemoryStore, clock: FakeClock) -> None:
+        swarm: SwarmStore, store: MemoryStore, clock: FakeClock) -> None:
     submit(swarm, 1)
     dead = swarm.claim(address(1), "peer-a", started=True)
     assert dead is not None

@@ -28,7 +28,7 @@ from typing import TextIO
 from ..storage.location import resolve_location
 from ..storage.plugins import open_store
 from ..storage.unique import unique_hex
-from ..swarm.swarm import Swarm
+from ..swarm.swarm_store import SwarmStore
 from ..tutorial.cloud import SharedStorage_P2P_Cloud
 from ..tutorial.pure_function import kw_args
 
@@ -64,7 +64,7 @@ class _Peers:
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True))
 
-    def wait_ready(self, swarm: Swarm, own: int) -> int:
+    def wait_ready(self, swarm: SwarmStore, own: int) -> int:
         """Wait until every extra peer has announced itself; the live peers' workers."""
         deadline = time.monotonic() + START_TIMEOUT
         pids = {str(p.pid) for p in self.procs}

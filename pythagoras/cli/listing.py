@@ -4,7 +4,7 @@ and judged live or stale by the protocol's lease rule.
 
 **The clock skew.** A record's age is this machine's clock minus the date the store gave it
 (a file server's, a bucket's), so a peer corrects every age by how far its clock runs ahead of
-the store's, measured as it writes its own peer record (``Swarm.announce``). ``status`` writes
+the store's, measured as it writes its own peer record (``SwarmStore.announce``). ``status`` writes
 nothing, so it measures the same figure from a record this machine's clock dated: a peer
 record of a peer on this host carries, in ``seen``, when that peer wrote it by this host's
 clock, and the store says how old it is. Where no peer of this host has a record, no skew is

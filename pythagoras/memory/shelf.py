@@ -1,7 +1,7 @@
 """The records Memory keeps on a store: each call's result, and a small metadata record beside it.
 
 A result lives under the call's address (``results/<function>/<aa>/<arguments>``, written by
-:class:`~pythagoras.records.results.ResultCache`), so a call memoized by Memory is a hit for the
+:class:`~pythagoras.records.results.ResultRecords`), so a call memoized by Memory is a hit for the
 executor and the tutorial's decorator, and the other way round. A memoized function that has a
 ``cache_validation_callback`` (the only reader of it) also writes, beside each result it
 computes, ``metadata/<function>/<aa>/<arguments>``: a frame of kind ``M`` holding, as JSON, how
@@ -24,7 +24,7 @@ from ..errors import CorruptRecord
 from ..identity.address import CallAddress
 from ..records.frames import frame, report_corrupt, unframe
 from ..records.keys import address_of, metadata_key, metadata_prefix, result_key, results_prefix
-from ..records.results import ResultCache
+from ..records.results import ResultRecords
 from ..storage.base import Store
 from ..storage.plugins import open_store
 
@@ -58,7 +58,7 @@ class Shelf:
         self._secret = secret
         self.store = (location if isinstance(location, Store)
                       else open_store(location, storage_options, secret=secret))
-        self.results = ResultCache(self.store)
+        self.results = ResultRecords(self.store)
 
     # -- one call --------------------------------------------------------------------------
 

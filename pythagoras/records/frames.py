@@ -213,7 +213,7 @@ MOVED_MODULES: Final = {
     "pythagoras.pure_function": "pythagoras.tutorial.pure_function",
     "pythagoras.records": "pythagoras.records.frames",
     "pythagoras.results": "pythagoras.records.results",
-    "pythagoras.swarm": "pythagoras.swarm.swarm",
+    "pythagoras.swarm": "pythagoras.swarm.swarm_store",
     "pythagoras.tracebacks": "pythagoras.records.tracebacks",
     "pythagoras.unique": "pythagoras.storage.unique",
     "pythagoras.worker": "pythagoras.swarm.worker",

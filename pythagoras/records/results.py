@@ -15,12 +15,12 @@ from ..storage.base import Store
 from .frames import MISSING, PYTHON, Pickled, dump_value, frame, read_record
 from .keys import result_key
 
-__all__ = ["MISSING", "ResultCache"]
+__all__ = ["MISSING", "ResultRecords"]
 
 RESULT: Final = b"R"
 
 
-class ResultCache:
+class ResultRecords:
     """The results half of a store."""
 
     def __init__(self, store: Store) -> None:

@@ -3,7 +3,7 @@
 A peer holds two kinds of claim: those of the requests running on its pool or engine
 (*running*), and those of calls its callers compute in their own threads (*held*, a pure
 function called directly). The heartbeat renews both; a claim that another peer broke meanwhile
-(its lease lapsed, ``Swarm.renew`` says so) is *lost*: it is renewed no more, and the run that
+(its lease lapsed, ``SwarmStore.renew`` says so) is *lost*: it is renewed no more, and the run that
 holds it goes on to its end, whose outcome the swarm takes like any other. A claim that the
 store refuses to release (a folder turned read-only) is kept and released at the next
 heartbeat.
@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 from ..identity.address import CallAddress
 from .protocol import Claim
-from .swarm import Swarm
+from .swarm_store import SwarmStore
 
 __all__ = ["LeaseKeeper"]
 
@@ -37,7 +37,7 @@ log = logging.getLogger("pythagoras")
 class LeaseKeeper:
     """The claims of one peer: running and held ones renewed by :meth:`renew`, released once."""
 
-    def __init__(self, swarm: Swarm) -> None:
+    def __init__(self, swarm: SwarmStore) -> None:
         self.swarm = swarm
         self._lock = threading.Condition()
         self._writing = threading.Lock()

@@ -29,11 +29,11 @@ part named above it)::
   +--------------------------------------------------------------------------------------+
         |  claims, requests, results, failures, peer records
         v
-      Swarm -> Store  (no lock of the peer is held while the store is called)
+      SwarmStore -> Store  (no lock of the peer is held while the store is called)
 
   submit:  caller -> Runner.run (claimed at once, a worker free) -> WorkerPool.submit
-           or caller -> Swarm.publish -> Runner.own -> (loop) Runner.pick -> Runner.run
-  outcome: WorkerPool future done -> (callback thread) Runner._finished -> Swarm.settle under
+           or caller -> SwarmStore.publish -> Runner.own -> (loop) Runner.pick -> Runner.run
+  outcome: WorkerPool future done -> (callback thread) Runner._finished -> SwarmStore.settle under
            LeaseKeeper.retiring -> Waiters.resolve -> the caller's future
 
 Locks: each part's lock guards that part's maps only and is never held while another part, the
@@ -64,7 +64,7 @@ from .notifications import FolderWatch, watch_folder
 from .pool import WorkerPool
 from .protocol import PreparedRequest, new_peer_id
 from .runner import Runner
-from .swarm import Swarm
+from .swarm_store import SwarmStore
 from .waiters import Waiters
 
 __all__ = ["Peer"]
@@ -87,7 +87,7 @@ class Peer:
                  max_attempts: int = 3, poll_cap: float | None = None,
                  serve_always: bool = False, executor: Executor | None = None) -> None:
         self.id = new_peer_id()
-        self.swarm = Swarm(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
+        self.swarm = SwarmStore(store, lease_timeout=lease_timeout, max_attempts=max_attempts)
         self.lease_timeout = lease_timeout
         if poll_cap is None:  # a folder is cheap to poll; an object store is not
             poll_cap = 1.0 if store.remote else 0.05

@@ -22,7 +22,7 @@
 Every record is a frame (:mod:`pythagoras.records.frames`). Claims only save duplicate work: results
 are write-once and content-addressed, so a call run twice is harmless.
 
-The records are defined here; the transitions above are implemented by Swarm in swarm.py.
+The records are defined here; the transitions above are implemented by SwarmStore in swarm_store.py.
 """
 
 from __future__ import annotations

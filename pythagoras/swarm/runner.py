@@ -30,7 +30,7 @@ from .leases import LeaseKeeper
 from .outcomes import Outcomes, announce, described, died, outcomes_of, run_name
 from .pool import WorkerPool
 from .protocol import Call, Claim, Failure, Member, is_batch
-from .swarm import Swarm
+from .swarm_store import SwarmStore
 from .waiters import Waiters
 from .worker import SPLIT, pack
 
@@ -43,7 +43,7 @@ class Runner:
     resolving ``waiters`` with their outcomes. ``serving`` says whether to pick now; ``wake``
     tells the peer's loop that there is something to pick."""
 
-    def __init__(self, swarm: Swarm, peer_id: str, leases: LeaseKeeper, waiters: Waiters,
+    def __init__(self, swarm: SwarmStore, peer_id: str, leases: LeaseKeeper, waiters: Waiters,
                  pool: WorkerPool, *, serving: Callable[[], bool] = lambda: True,
                  wake: Callable[[], None] = lambda: None) -> None:
         self.swarm = swarm

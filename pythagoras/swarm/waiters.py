@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import UnloadableResult
 from ..identity.address import CallAddress
 from ..records.frames import MISSING
-from .swarm import Swarm
+from .swarm_store import SwarmStore
 
 __all__ = ["Waiters"]
 
@@ -32,7 +32,7 @@ log = logging.getLogger("pythagoras")
 class Waiters:
     """The futures awaiting calls' outcomes, by call address, and the requests they came by."""
 
-    def __init__(self, swarm: Swarm, lease_timeout: float,
+    def __init__(self, swarm: SwarmStore, lease_timeout: float,
                  busy: Callable[[CallAddress], bool] = lambda address: False) -> None:
         self.swarm = swarm
         self.lease_timeout = lease_timeout

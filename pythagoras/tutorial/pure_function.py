@@ -21,7 +21,7 @@ from ..errors import CallTimeout, IdentityError, PurityError, PurityWarning, Unl
 from ..identity.address import CallAddress
 from ..identity.functions import encode_function, function_identity
 from ..identity.values import Encoder, hash_kwargs
-from ..records.results import MISSING, ResultCache
+from ..records.results import MISSING, ResultRecords
 from ..swarm.call_future import read_from_store, why_stalled
 from ..swarm.progress import CallBar, wanted
 from ..swarm.protocol import Call
@@ -111,7 +111,7 @@ class PureFunction:
         self._version = version
         self._checked_reads = False
         self._signature = _Signature(func)
-        self._results = ResultCache(cloud.store)
+        self._results = ResultRecords(cloud.store)
         self.cloud = cloud
         functools.update_wrapper(self, func)
 

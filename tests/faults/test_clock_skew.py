@@ -3,7 +3,7 @@
 A lease's age is the reader's clock minus the claim file's time, which the file server (here the
 kernel) stamps by its own clock. A peer whose clock runs 5 minutes ahead would take every claim
 for 5 minutes old and break it, were it not for the skew it measures against the store each
-time it writes its own peer record (``Swarm.announce``, ``docs/protocol.md`` "Claim").
+time it writes its own peer record (``SwarmStore.announce``, ``docs/protocol.md`` "Claim").
 
 The skewed peers are ``_fault_peer.py`` workers whose ``time.time`` is moved 5 minutes ahead or
 behind before pythagoras is imported, and whose host names are their own, so that every lease

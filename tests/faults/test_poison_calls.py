@@ -6,7 +6,7 @@ Two kinds of poison:
   survives, replaces its pool and counts one attempt per death (``Runner._finished``);
 - it kills its whole peer (every process of the peer's group): the claim is left by a dead
   peer, the next peer breaks it with attempt + 1, and the peer that would take attempt
-  ``max_attempts + 1`` records the failure instead (``Swarm.claim``).
+  ``max_attempts + 1`` records the failure instead (``SwarmStore.claim``).
 
 Either way the caller gets :class:`PeersDied` after exactly ``max_attempts`` (3) executions, the
 failure is stored so that the call is not run again until it is cleared, and the calls beside it
@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-MAX_ATTEMPTS = 3  # the default of Swarm and Peer
+MAX_ATTEMPTS = 3  # the default of SwarmStore and Peer
 TIMEOUT = 60.0
 
 

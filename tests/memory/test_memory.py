@@ -37,7 +37,7 @@ from pythagoras.memory import (
 )
 from pythagoras.memory.shelf import metadata_key
 from pythagoras.records.keys import result_key
-from pythagoras.records.results import ResultCache
+from pythagoras.records.results import ResultRecords
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
 
@@ -88,7 +88,7 @@ def test_the_record_is_the_swarms_result_at_the_calls_address(folder: Path, exec
     store = LocalFolderStore(folder)
     address = address_of(fx.add, 2, 5)
     assert store.exists(result_key(address))
-    assert ResultCache(store).lookup(address) == 7
+    assert ResultRecords(store).lookup(address) == 7
     assert list(store.list("")) == [result_key(address)]  # no metadata without a validation callback
 
 
@@ -227,22 +227,22 @@ def test_an_unloadable_record_is_computed_again_and_kept(folder: Path, execution
     # module missing here): computed here at every call, and the record kept for its readers.
     square = Memory(folder, verbose=0).cache(fx.square)
     address = address_of(fx.square, 11)
-    ResultCache(LocalFolderStore(folder)).publish(address, "theirs")
+    ResultRecords(LocalFolderStore(folder)).publish(address, "theirs")
     warned: list[str] = []
     monkeypatch.setattr(square, "warn", warned.append)
-    real_lookup = ResultCache.lookup
+    real_lookup = ResultRecords.lookup
 
-    def unloadable(self: ResultCache, at: CallAddress) -> Any:
+    def unloadable(self: ResultRecords, at: CallAddress) -> Any:
         if at == address:
             raise ModuleNotFoundError("No module named 'gone'")  # as if its class were not importable here
         return real_lookup(self, at)
 
-    monkeypatch.setattr(ResultCache, "lookup", unloadable)
+    monkeypatch.setattr(ResultRecords, "lookup", unloadable)
     assert square(11) == 121
     assert len(warned) == 1 and "Exception while loading results for square(11)" in warned[0]
     assert square(11) == 121
     assert executions() == [["square", 11], ["square", 11]]
-    assert real_lookup(ResultCache(LocalFolderStore(folder)), address) == "theirs"
+    assert real_lookup(ResultRecords(LocalFolderStore(folder)), address) == "theirs"
 
 
 def test_a_value_that_cannot_be_stored_is_returned_with_a_warning(folder: Path,
@@ -303,7 +303,7 @@ def test_expires_after_goes_by_the_records_age_in_the_store(executions: Executio
 def test_a_record_of_another_front_end_has_a_time_and_no_duration(folder: Path,
                                                                   executions: Executions) -> None:
     store = LocalFolderStore(folder)
-    ResultCache(store).publish(address_of(fx.square, 14), 196)
+    ResultRecords(store).publish(address_of(fx.square, 14), 196)
     seen: list[dict[str, Any]] = []
     square = Memory(folder, verbose=0).cache(fx.square,
                                              cache_validation_callback=lambda m: seen.append(m) or True)
@@ -321,7 +321,7 @@ def test_clear_deletes_every_result_and_only_results(folder: Path, executions: E
     square(2), cube(2)
     store = LocalFolderStore(folder)
     assert store.exists(metadata_key(address_of(fx.cube, 2)))
-    ResultCache(store).publish(address_of(fx.add, 1, 1), 2)  # another front-end's result
+    ResultRecords(store).publish(address_of(fx.add, 1, 1), 2)  # another front-end's result
     swarm_records = ["requests/0/x.y", "claims/x.y", "failures/x/aa/y", "peers/host-1-ab", "functions/x"]
     for key in swarm_records:
         store.write(key, b"not Memory's")

@@ -12,7 +12,7 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.records import frames
 from pythagoras.records.frames import HEADER_SIZE, dump_value, frame, load_value, unframe
 from pythagoras.records.keys import result_key
-from pythagoras.records.results import MISSING, ResultCache
+from pythagoras.records.results import MISSING, ResultRecords
 from pythagoras.storage.memory import MemoryStore
 
 PAYLOAD = dump_value({"answer": 42, "list": list(range(100))})
@@ -58,7 +58,7 @@ def test_garbage_is_corrupt() -> None:
 
 def test_corrupt_result_reads_as_missing_and_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryStore("reported-once")
-    cache = ResultCache(store)
+    cache = ResultRecords(store)
     address = CallAddress("f" * 32, "a" * 32)
     cache.publish(address, 484)
     assert cache.lookup(address) == 484

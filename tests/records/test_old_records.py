@@ -25,7 +25,7 @@ from pythagoras.identity.address import CallAddress
 from pythagoras.records.frames import load_value, unframe
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.swarm.protocol import Claim, Failure, Request
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 FIXTURES = Path(__file__).resolve().parent / "old_records"
 KINDS = {"claims": b"C", "failures": b"E", "functions": b"F", "peers": b"P", "requests": b"Q",
@@ -48,8 +48,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def swarm(folder: Path) -> Swarm:
-    return Swarm(LocalFolderStore(str(folder)))
+def swarm(folder: Path) -> SwarmStore:
+    return SwarmStore(LocalFolderStore(str(folder)))
 
 
 def test_every_kind_of_record_is_kept() -> None:
@@ -65,7 +65,7 @@ def test_every_record_loads(key: str) -> None:
         assert isinstance(value, expected), value
 
 
-def test_results_and_failures(swarm: Swarm) -> None:
+def test_results_and_failures(swarm: SwarmStore) -> None:
     assert swarm.lookup(address("square")) == 9
     assert swarm.lookup(address("inner")) == 2
     assert swarm.lookup(address("hold")) == 70_000
@@ -76,7 +76,7 @@ def test_results_and_failures(swarm: Swarm) -> None:
     assert "raise ValueError" in failure.traceback
 
 
-def test_requests_claims_and_functions(swarm: Swarm, folder: Path) -> None:
+def test_requests_claims_and_functions(swarm: SwarmStore, folder: Path) -> None:
     hold = address("hold")
     request = swarm.load_request(swarm.request_key(hold))
     assert request is not None and request.name == "hold"

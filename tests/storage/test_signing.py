@@ -26,7 +26,7 @@ from pythagoras.storage.memory import MemoryStore
 from pythagoras.storage.plugins import open_store
 from pythagoras.storage.signed import SignedStore
 from pythagoras.swarm.client import make_call
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 TIMEOUT = 60.0
 SECRET = "correct horse battery staple"
@@ -117,7 +117,7 @@ def test_an_empty_record_is_one_being_written_not_refused(
 
 
 def test_a_forged_claim_does_not_block_the_call(inner: MemoryStore) -> None:
-    swarm = Swarm(SignedStore(inner, b"secret"))
+    swarm = SwarmStore(SignedStore(inner, b"secret"))
     address = CallAddress("a" * 32, "b" * 32)
     inner.write(f"claims/{address.function}.{address.arguments}", b"forged claim")
     # The forged claim is refused (and moved aside) when the first attempt reads it; the
@@ -148,7 +148,7 @@ def test_a_forged_result_is_never_returned_and_status_reports_it(tmp_path: Path)
 def test_a_forged_request_is_never_run(tmp_path: Path) -> None:
     folder = str(tmp_path / "swarm")
     mark = tmp_path / "mark"
-    outsider = Swarm(open_store(folder))
+    outsider = SwarmStore(open_store(folder))
     request = outsider.prepare([make_call(leave_a_mark, (str(mark),), {})], "outsider-1-abc")
     key = outsider.publish(request)
     raw = LocalFolderStore(folder)

@@ -21,7 +21,7 @@ from typing import Any
 from pythagoras.identity.address import CallAddress
 from pythagoras.storage.plugins import open_store
 from pythagoras.swarm.protocol import new_peer_id
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 POLL = 0.001
 
@@ -29,7 +29,7 @@ POLL = 0.001
 def main(config: dict[str, Any]) -> int:
     deadline = time.monotonic() + config["deadline"]
     store = open_store(config["store"], config.get("storage_options") or None)
-    swarm = Swarm(store, lease_timeout=config.get("lease_timeout", 30.0))
+    swarm = SwarmStore(store, lease_timeout=config.get("lease_timeout", 30.0))
     addresses = [CallAddress(function, arguments) for function, arguments in config["addresses"]]
     peer = new_peer_id()
     open(os.path.join(config["barrier_dir"], f"ready-{config['name']}"), "x").close()

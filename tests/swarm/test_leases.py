@@ -13,7 +13,7 @@ from pythagoras.identity.values import hash_value
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.leases import LeaseKeeper
 from pythagoras.swarm.protocol import Claim
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 LEASE = 30.0
 
@@ -53,12 +53,12 @@ def store(clock: FakeClock) -> RefusingStore:
 
 
 @pytest.fixture
-def swarm(store: RefusingStore) -> Swarm:
-    return Swarm(store, lease_timeout=LEASE)
+def swarm(store: RefusingStore) -> SwarmStore:
+    return SwarmStore(store, lease_timeout=LEASE)
 
 
 @pytest.fixture
-def keeper(swarm: Swarm) -> Iterator[LeaseKeeper]:
+def keeper(swarm: SwarmStore) -> Iterator[LeaseKeeper]:
     keeper = LeaseKeeper(swarm)
     yield keeper
     keeper.close()
@@ -68,14 +68,14 @@ def address(number: int) -> CallAddress:
     return CallAddress("f" * 32, hash_value(number).hex())
 
 
-def claimed(swarm: Swarm, number: int, peer: str = "peer-a") -> Claim:
+def claimed(swarm: SwarmStore, number: int, peer: str = "peer-a") -> Claim:
     claim = swarm.claim(address(number), peer)
     assert claim is not None
     return claim
 
 
 def test_renewal_keeps_running_and_held_claims_fresh(
-        keeper: LeaseKeeper, swarm: Swarm, clock: FakeClock) -> None:
+        keeper: LeaseKeeper, swarm: SwarmStore, clock: FakeClock) -> None:
     running, held = claimed(swarm, 1), claimed(swarm, 2)
     assert keeper.start(running)
     keeper.hold(held)
@@ -90,7 +90,7 @@ def test_renewal_keeps_running_and_held_claims_fresh(
     assert swarm.claim(address(2), "peer-b") is None
 
 
-def test_an_unrenewed_claim_lapses(keeper: LeaseKeeper, swarm: Swarm, clock: FakeClock) -> None:
+def test_an_unrenewed_claim_lapses(keeper: LeaseKeeper, swarm: SwarmStore, clock: FakeClock) -> None:
     # The counterpart of the test above: without the keeper, the claim is taken over.
     claimed(swarm, 1)
     clock.now += LEASE + 1
@@ -98,7 +98,7 @@ def test_an_unrenewed_claim_lapses(keeper: LeaseKeeper, swarm: Swarm, clock: Fak
 
 
 def test_a_claim_renewed_as_started_once_its_run_has_begun(
-        keeper: LeaseKeeper, swarm: Swarm, clock: FakeClock) -> None:
+        keeper: LeaseKeeper, swarm: SwarmStore, clock: FakeClock) -> None:
     claim = claimed(swarm, 1)
     keeper.start(claim)
     keeper.renew(begun=lambda c: False)
@@ -110,7 +110,7 @@ def test_a_claim_renewed_as_started_once_its_run_has_begun(
     assert broken is not None and broken.attempt == 2
 
 
-def test_close_releases_what_runs_and_takes_no_more(keeper: LeaseKeeper, swarm: Swarm) -> None:
+def test_close_releases_what_runs_and_takes_no_more(keeper: LeaseKeeper, swarm: SwarmStore) -> None:
     claim = claimed(swarm, 1)
     keeper.start(claim)
     assert keeper.close() == [claim]
@@ -119,7 +119,7 @@ def test_close_releases_what_runs_and_takes_no_more(keeper: LeaseKeeper, swarm: 
 
 
 def test_let_go_releases_a_held_claim_and_renews_it_no_more(
-        keeper: LeaseKeeper, swarm: Swarm, clock: FakeClock) -> None:
+        keeper: LeaseKeeper, swarm: SwarmStore, clock: FakeClock) -> None:
     claim = claimed(swarm, 1)
     keeper.hold(claim)
     keeper.let_go(claim)
@@ -131,7 +131,7 @@ def test_let_go_releases_a_held_claim_and_renews_it_no_more(
 
 
 def test_a_release_the_store_refused_is_retried_at_the_next_heartbeat(
-        keeper: LeaseKeeper, swarm: Swarm, store: RefusingStore,
+        keeper: LeaseKeeper, swarm: SwarmStore, store: RefusingStore,
         caplog: pytest.LogCaptureFixture) -> None:
     claim = claimed(swarm, 1)
     claim_key = f"claims/{address(1).function}.{address(1).arguments}"
@@ -150,7 +150,7 @@ def test_a_release_the_store_refused_is_retried_at_the_next_heartbeat(
 
 
 def test_a_lost_lease_is_renewed_no_more(
-        keeper: LeaseKeeper, swarm: Swarm, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+        keeper: LeaseKeeper, swarm: SwarmStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     claim = claimed(swarm, 1)
     keeper.start(claim)
@@ -170,7 +170,7 @@ def test_a_lost_lease_is_renewed_no_more(
     assert not keeper.running(address(1))
 
 
-def test_wait_idle_returns_once_the_last_run_ends(keeper: LeaseKeeper, swarm: Swarm) -> None:
+def test_wait_idle_returns_once_the_last_run_ends(keeper: LeaseKeeper, swarm: SwarmStore) -> None:
     claim = claimed(swarm, 1)
     keeper.start(claim)
     assert not keeper.wait_idle(timeout=0.01)

@@ -20,7 +20,7 @@ from pythagoras.swarm.leases import LeaseKeeper
 from pythagoras.swarm.pool import WorkerPool
 from pythagoras.swarm.protocol import Call, Claim
 from pythagoras.swarm.runner import Runner
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 from pythagoras.swarm.waiters import Waiters
 from pythagoras.swarm.worker import SPLIT
 
@@ -71,7 +71,7 @@ class Parts:
     """A runner and the parts it stands on, as a peer composes them."""
 
     def __init__(self, store: MemoryStore, engine: Executor, peer: str = "peer-a") -> None:
-        self.swarm = Swarm(store, lease_timeout=LEASE)
+        self.swarm = SwarmStore(store, lease_timeout=LEASE)
         self.leases = LeaseKeeper(self.swarm)
         self.waiters = Waiters(self.swarm, LEASE)
         self.pool = WorkerPool(store, LEASE, engine=engine)
@@ -117,7 +117,7 @@ def call(x: int, function: str = SQUARE, func: Any = square) -> Call:
     return Call(CallAddress(function, hash_value(x).hex()), func, "square", (), {"x": x})
 
 
-def publish(swarm: Swarm, *calls: Call) -> str:
+def publish(swarm: SwarmStore, *calls: Call) -> str:
     return swarm.publish(swarm.prepare(list(calls), "submitter"))
 
 
@@ -185,7 +185,7 @@ def test_a_request_of_another_pythons_bytecode_is_left_for_a_lease(
         parts: Parts, store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
     foreign = lambda x: x + 1  # noqa: E731 - a lambda has no source to travel as
     function = "b" * 32
-    sender = Swarm(store, lease_timeout=LEASE)
+    sender = SwarmStore(store, lease_timeout=LEASE)
     monkeypatch.setattr(function_records, "PYTHON", "3.99")
     sender._publish_function(function, foreign, function_record(foreign))
     monkeypatch.undo()

@@ -18,13 +18,13 @@ from pythagoras.records.functions import function_record
 from pythagoras.records.portable import PYTHON
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.peer import Peer
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 FOREIGN = "3.99"  # a Python no peer here runs
 FUNCTION = "e" * 32
 
 
-def publish_bytecode_only(swarm: Swarm, python: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def publish_bytecode_only(swarm: SwarmStore, python: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Store a lambda's record as if Python ``python`` had sent it (bytecode, no source)."""
     func = lambda x: x + 1  # noqa: E731 - a lambda has no source to travel as
     monkeypatch.setattr(function_records, "PYTHON", python)
@@ -32,23 +32,23 @@ def publish_bytecode_only(swarm: Swarm, python: str, monkeypatch: pytest.MonkeyP
     monkeypatch.undo()
 
 
-def announce(swarm: Swarm, peer: str, *, workers: int, python: str = PYTHON,
+def announce(swarm: SwarmStore, peer: str, *, workers: int, python: str = PYTHON,
              serving: bool = True) -> None:
     swarm.announce(peer, {"host": "h", "pid": 1, "workers": workers, "serving": serving,
                           "python": python})
 
 
 @pytest.fixture
-def swarm() -> Swarm:
-    return Swarm(MemoryStore(), lease_timeout=30.0)
+def swarm() -> SwarmStore:
+    return SwarmStore(MemoryStore(), lease_timeout=30.0)
 
 
-def test_with_no_peer_up_nobody_serves(swarm: Swarm) -> None:
+def test_with_no_peer_up_nobody_serves(swarm: SwarmStore) -> None:
     reason = swarm.unrunnable(FUNCTION)
     assert reason is not None and "no peer serves the swarm" in reason
 
 
-def test_peers_that_run_nothing_do_not_count_as_serving(swarm: Swarm) -> None:
+def test_peers_that_run_nothing_do_not_count_as_serving(swarm: SwarmStore) -> None:
     announce(swarm, "client", workers=0)
     announce(swarm, "idle-notebook", workers=2, serving=False)
     assert "no peer serves the swarm" in (swarm.unrunnable(FUNCTION) or "")
@@ -57,7 +57,7 @@ def test_peers_that_run_nothing_do_not_count_as_serving(swarm: Swarm) -> None:
 
 
 def test_another_pythons_bytecode_needs_a_peer_of_that_python(
-        swarm: Swarm, monkeypatch: pytest.MonkeyPatch) -> None:
+        swarm: SwarmStore, monkeypatch: pytest.MonkeyPatch) -> None:
     publish_bytecode_only(swarm, FOREIGN, monkeypatch)
     announce(swarm, "ours-1", workers=2)
     announce(swarm, "ours-2", workers=1)
@@ -70,7 +70,7 @@ def test_another_pythons_bytecode_needs_a_peer_of_that_python(
 
 
 def test_bytecode_of_this_python_is_runnable_by_any_peer_of_it(
-        swarm: Swarm, monkeypatch: pytest.MonkeyPatch) -> None:
+        swarm: SwarmStore, monkeypatch: pytest.MonkeyPatch) -> None:
     publish_bytecode_only(swarm, PYTHON, monkeypatch)
     announce(swarm, "ours", workers=1)
     assert swarm.unrunnable(FUNCTION) is None
@@ -116,7 +116,7 @@ def test_a_timeout_says_that_no_peer_serves(tmp_path: Path) -> None:
 def test_a_timeout_with_a_peer_serving_adds_nothing(tmp_path: Path) -> None:
     location = tmp_path / "swarm"
     with PythagorasExecutor(location, max_workers=0) as ex:
-        announce(Swarm(open_store(str(location))), "a-worker", workers=1)
+        announce(SwarmStore(open_store(str(location))), "a-worker", workers=1)
         future = ex.submit(abs, -3)
         with pytest.raises(CallTimeout) as raised:
             future.result(timeout=0.3)

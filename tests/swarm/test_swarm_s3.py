@@ -25,7 +25,7 @@ from s3_server import S3Location
 from pythagoras.identity.address import CallAddress
 from pythagoras.storage.plugins import open_store
 from pythagoras.swarm.protocol import new_peer_id
-from pythagoras.swarm.swarm import Swarm
+from pythagoras.swarm.swarm_store import SwarmStore
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX"),
@@ -99,7 +99,7 @@ def test_eight_processes_break_one_dead_peers_lease_on_s3_and_exactly_one_wins(
     # every racer sees it gone and races to break them, through a create of a break marker.
     holder_id = new_peer_id().replace(f"-{os.getpid()}-", f"-{child_processes.exited_pid()}-")
     contested = addresses(3)
-    holder = Swarm(open_store(swarm.store, swarm.storage_options))
+    holder = SwarmStore(open_store(swarm.store, swarm.storage_options))
     for address in contested:
         assert holder.claim(address, holder_id) is not None
     won = race(swarm, 8, contested, lease_timeout=30.0)

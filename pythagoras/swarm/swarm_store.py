@@ -28,7 +28,7 @@ from ..records.keys import (
     request_bucket,
     request_key,
 )
-from ..records.results import ResultCache
+from ..records.results import ResultRecords
 from ..storage.base import Store
 from ..storage.unique import unique_hex
 from .function_table import FunctionTable
@@ -51,19 +51,19 @@ from .protocol import (
 )
 from .requests import Requests
 
-__all__ = ["Swarm"]
+__all__ = ["SwarmStore"]
 
 #: A stale claim that cannot be read (empty, garbled): broken as a claim that never started.
 _UNREADABLE: Final = Claim(CallAddress(BATCH_FUNCTION, BATCH_FUNCTION), "an unknown peer",
                            nonce="unreadable")
 
 
-class Swarm:
+class SwarmStore:
     """The records of the swarm protocol on one store, and the operations peers perform on them."""
 
     def __init__(self, store: Store, *, lease_timeout: float = 30.0, max_attempts: int = 3) -> None:
         self.store = store
-        self.results = ResultCache(store)
+        self.results = ResultRecords(store)
         self.lease_timeout = lease_timeout
         self.max_attempts = max_attempts
         self.skew = 0.0  # how far this machine's clock runs ahead of the store's, in seconds
@@ -352,7 +352,7 @@ class Swarm:
                 or read_record(self.store, failure_key(address), FAILURE, load=False) is not MISSING)
 
     def lookup(self, address: CallAddress) -> Any:
-        """The stored value of the call, or MISSING (:meth:`ResultCache.lookup`: raises
+        """The stored value of the call, or MISSING (:meth:`ResultRecords.lookup`: raises
         UnloadableResult for a value that cannot be loaded here)."""
         return self.results.lookup(address)
 
