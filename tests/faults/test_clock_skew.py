@@ -17,7 +17,7 @@ lapses by its age alone (no peer can tell that another machine's pid is gone).
   minutes more, and a clock behind breaks leases late, never early (``docs/protocol.md``).
 
 The protocol-level checks of the same arithmetic, on a fake clock, are
-``tests/test_protocol.py::test_skew_measured_by_the_store_corrects_lease_ages`` and
+``tests/swarm/test_protocol.py::test_skew_measured_by_the_store_corrects_lease_ages`` and
 ``::test_announce_measures_skew_against_the_store``; an object store's server clock is
 ``tests/storage/test_fsspec_store.py::test_ages_are_corrected_by_the_stores_clock``.
 """

@@ -10,7 +10,7 @@ Frames themselves (every cut, appended bytes, flipped bytes, garbage) are checke
 ``tests/records/test_frames.py``; a truncated file read through the local store in
 ``tests/storage/test_local_store.py``; Memory's recomputation of a corrupt result in
 ``tests/memory/test_memory.py``; a corrupt failure record read by the protocol in
-``tests/test_protocol.py``.
+``tests/swarm/test_protocol.py``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ names hidden from listings are ``tests/storage/test_local_store.py::
 test_debris_is_not_listed_and_does_not_break_reads``, ``tests/storage/_store_contract.py::
 test_debris_named_keys_are_not_listed`` and ``tests/storage/test_fsspec_store.py::
 test_sync_debris_beside_objects_is_not_listed``; renamed request keys are
-``tests/test_protocol.py::test_names_pythagoras_did_not_write_are_no_requests``.
+``tests/swarm/test_protocol.py::test_names_pythagoras_did_not_write_are_no_requests``.
 """
 
 from __future__ import annotations
