@@ -172,9 +172,8 @@ class _Cached:
         if func.__globals__ is not self.globals:
             return False
         carried = _carried(func)
-        if len(carried) != len(self.carried):
-            return False
-        if not all(_same(value, expected) for value, expected in zip(carried, self.carried, strict=True)):
+        if len(carried) != len(self.carried) or not all(
+                _same(value, expected) for value, expected in zip(carried, self.carried, strict=True)):
             return False
         return all(_same(namespace.get(name, _MISSING), expected)
                    for namespace, name, expected in self.reads)
@@ -357,15 +356,13 @@ def _relocate(report: traceback.TracebackException, error: BaseException, origin
         seen.add(id(report))
         codes = [frame.f_code for frame, _ in traceback.walk_tb(error.__traceback__)]
         if len(codes) == len(report.stack):  # else a tracebacklimit cut it: leave it as it is
-            pairs = zip(report.stack, codes, strict=True)
-            report.stack = traceback.StackSummary.from_list(
-                [_relocated(summary, code, origins) for summary, code in pairs])
+            report.stack = traceback.StackSummary.from_list([_relocated(summary, code, origins)
+                for summary, code in zip(report.stack, codes, strict=True)])
         for linked, linked_error in ((report.__cause__, error.__cause__),
                                      (report.__context__, error.__context__)):
             if linked is not None and linked_error is not None:
                 pending.append((linked, linked_error))
-        # Not strict: the report of an exception that is no group has no members, though the
-        # exception may have an ``exceptions`` attribute of its own.
+        # Not strict: a report of no group has no members, where its exception may have them.
         members = getattr(report, "exceptions", None) or ()
         pending.extend(zip(members, getattr(error, "exceptions", ()), strict=False))
 
