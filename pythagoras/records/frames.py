@@ -115,8 +115,6 @@ def dump_value(value: Any, *, plain: bool = False) -> bytes:
     return b"".join(parts)
 
 
-
-
 class _CodeNoticingPickler(cloudpickle.Pickler):  # type: ignore[misc]
     """cloudpickle's pickler, noticing whether it pickles code by value (a function or class
     of a script, a lambda): bytecode that another Python version would misread."""
@@ -137,8 +135,10 @@ def _dumps_guarding_code(value: Any, buffers: list[pickle.PickleBuffer]) -> byte
     pickler.dump(value)
     if not pickler.holds_code:
         return stream.getvalue()
-    buffers.clear()  # the guarded value holds its buffers in its own stream
-    return pickle.dumps(_CodeOf(PYTHON, cloudpickle.dumps(value, protocol=5)), protocol=5)
+    if buffers:  # the guarded value holds its buffers in its own stream: pickled again, in band
+        buffers.clear()
+        return pickle.dumps(_CodeOf(PYTHON, cloudpickle.dumps(value, protocol=5)), protocol=5)
+    return pickle.dumps(_CodeOf(PYTHON, stream.getvalue()), protocol=5)
 
 
 class _CodeOf:

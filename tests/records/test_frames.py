@@ -150,3 +150,14 @@ def test_values_without_code_are_not_wrapped(monkeypatch: pytest.MonkeyPatch) ->
     loaded = load_value(bytearray(data))
     assert (loaded["a"] == array).all() and loaded["f"] is np.sqrt
     assert b"load_code_of" not in data and loaded["a"].flags.writeable  # out of band, as ever
+
+
+def test_a_value_holding_code_and_arrays_loads_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = {"f": lambda x: x * 2, "a": np.arange(4.0)}
+    loaded = load_value(dump_value(value))
+    assert loaded["f"](3) == 6 and (loaded["a"] == value["a"]).all()
+    monkeypatch.setattr(frames, "PYTHON", "3.99")
+    data = dump_value(value)
+    monkeypatch.undo()
+    with pytest.raises(ForeignCode):
+        load_value(data)
