@@ -174,13 +174,13 @@ class Peer:
                 self.await_result(address, future)
             if self.runner.run(claim, prepared.calls):
                 return
-            self.waiters.forget(address for address, _ in futures)
+            self.waiters.forget(futures)
         key = self.swarm.publish(prepared)
         self.waiters.track(key, (future for _, future in futures))
-        self.runner.own([key])
         for address, future in futures:
             self.await_result(address, future)
             future.add_done_callback(functools.partial(self._settled, address, key))
+        self.runner.own([key])  # after the waits are registered: the loop picks while it waits
 
     def _settled(self, address: CallAddress, request_key: str, future: Future[Any]) -> None:
         """A future of an own request is done. The request is withdrawn when the last of its
@@ -342,8 +342,8 @@ class Peer:
     def _heartbeat(self) -> None:
         self._refresh_capacity()
         self._announce()
-        self.waiters.report_stalls(self.stalled)
         self.leases.renew(begun=lambda claim: self.pool.begun(claim.address))
+        self.waiters.report_stalls(self.stalled)  # after the renewal: it may list the peers
 
     def _announcement(self) -> dict[str, Any]:
         return {"host": self.id.rsplit("-", 2)[0], "pid": os.getpid(),
@@ -355,6 +355,18 @@ class Peer:
         """The interpreter is exiting: release running calls and shut the pool down."""
         self.close(wait=False)
 
+    def _wait_renewing(self, timeout: float | None) -> None:
+        """Wait for the runs here to end, renewing their leases meanwhile (the loop, which
+        renews them otherwise, has stopped): a long run lets no other peer break its claim."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = self.lease_timeout / 3
+            if deadline is not None:
+                step = min(step, max(0.0, deadline - time.monotonic()))
+            if self.leases.wait_idle(step) or (deadline is not None and time.monotonic() >= deadline):
+                return
+            self.leases.renew(begun=lambda claim: self.pool.begun(claim.address))
+
     def close(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop picking; finish running calls (``wait``) or release their claims; leave the swarm."""
         with self._wake:
@@ -364,7 +376,7 @@ class Peer:
             self._wake.notify_all()
         self.runner.stop()
         if wait:
-            self.leases.wait_idle(timeout)
+            self._wait_renewing(timeout)
         unfinished = self.leases.close()
         self.pool.close(kill_workers=bool(unfinished))
         with self._wake:

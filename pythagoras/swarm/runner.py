@@ -55,6 +55,7 @@ class Runner:
         self._wake = wake
         self._lock = threading.Lock()
         self._listing_due = True  # list the store at the next pick: requests may be pending
+        self._heard_of = 0  # requests heard of so far (list_again), however they interleave
         self._own: deque[str] = deque()  # request keys this process submitted: picked first
         self._candidates: list[str] = []  # listed request keys (the loop thread's only)
         self._skip: dict[str, float] = {}  # request key -> when to try it again (inf: never)
@@ -72,6 +73,7 @@ class Runner:
 
     def list_again(self) -> None:
         """A request appeared: list the store at the next pick."""
+        self._heard_of += 1
         self._listing_due = True
 
     def busy(self, address: CallAddress) -> bool:
@@ -117,13 +119,12 @@ class Runner:
                 return None, listed
             listed = True
             now = time.monotonic()
+            heard = self._heard_of
             keys = self.swarm.candidates()
             with self._lock:
                 self._candidates = [k for k in keys if self._skip.get(k, 0.0) <= now]
-            if not self._candidates:
-                # Nothing pending: list again only when a request is heard of or at the next
-                # full poll, not each time a worker becomes free.
-                self._listing_due = False
+            if not self._candidates:  # list again once a request is heard of (while this
+                self._listing_due = self._heard_of != heard  # ran too), or at the next poll
                 return None, listed
         return self._candidates.pop(), listed
 
@@ -230,8 +231,13 @@ class Runner:
             self._busy.update(call.address for call in calls)
         self.waiters.mark_running(call.address for call in calls)  # no more cancelled
         started = time.monotonic()
-        mark = self.pool.new_mark(claim.address)  # before the run can end: its callback reads it
-        submitted = self._hand_over(calls, mark, claim)
+        try:
+            mark = self.pool.new_mark(claim.address)  # before the run can end: its callback reads it
+            submitted = self._hand_over(calls, mark, claim)
+        except Exception as e:  # the pool cannot start (a fork refused): never held for ever
+            log.warning("pythagoras: cannot start %s on this peer (%s: %s); releasing it",
+                        run_name(calls), type(e).__name__, e)
+            submitted = None
         if submitted is None:
             self._forget(claim, calls)
             self.pool.take_mark(claim.address)

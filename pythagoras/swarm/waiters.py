@@ -39,7 +39,9 @@ class Waiters:
         self._busy = busy  # the calls running here: resolved by their run, not polled for
         self._lock = threading.Lock()
         self._waiting: dict[CallAddress, list[Future[Any]]] = {}
-        self._direct: set[CallAddress] = set()  # waits that end when the call's claim goes stale
+        # The futures of direct waits (a pure function called directly), which end when the
+        # call's claim goes with no record: their callers then compute the call themselves.
+        self._direct: dict[CallAddress, list[Future[Any]]] = {}
         self._heard: set[CallAddress] = set()  # awaited calls a notification says are finished
         self._requests: dict[str, set[Future[Any]]] = {}  # own request key -> futures awaiting it
         self._rotation = 0  # where the next slice of awaited calls begins (the loop's only)
@@ -52,13 +54,24 @@ class Waiters:
         with self._lock:
             self._waiting.setdefault(address, []).append(future)
             if direct:
-                self._direct.add(address)
+                self._direct.setdefault(address, []).append(future)
 
-    def forget(self, addresses: Iterable[CallAddress]) -> None:
-        """Stop awaiting the calls (their futures are awaited again by another way)."""
+    def forget(self, pairs: Iterable[tuple[CallAddress, Future[Any]]]) -> None:
+        """Stop awaiting these futures (awaited again by another way); others awaiting the
+        same calls wait on."""
         with self._lock:
-            for address in addresses:
-                self._waiting.pop(address, None)
+            for address, future in pairs:
+                self._drop(address, future)
+
+    def _drop(self, address: CallAddress, future: Future[Any]) -> None:
+        """Remove one future from the maps (the caller holds the lock)."""
+        for table in (self._waiting, self._direct):
+            futures = table.get(address)
+            if futures is not None:
+                if future in futures:
+                    futures.remove(future)
+                if not futures:
+                    del table[address]
 
     def awaited(self, address: CallAddress) -> bool:
         """True while a future here waits for the call's outcome."""
@@ -79,16 +92,12 @@ class Waiters:
         it was the last of the request's futures, and cancelled: the request may be withdrawn."""
         with self._lock:
             if future.cancelled():
-                futures = self._waiting.get(address, [])
-                if future in futures:
-                    futures.remove(future)
+                if future in self._waiting.get(address, []):
                     try:  # wait() and as_completed() count a cancelled future once it is notified
                         future.set_running_or_notify_cancel()
                     except RuntimeError:  # notified already
                         pass
-                if not futures:
-                    self._waiting.pop(address, None)
-                    self._direct.discard(address)
+                self._drop(address, future)
             awaited = self._requests.get(request_key)
             if awaited is None:
                 return False
@@ -144,7 +153,7 @@ class Waiters:
         resolved = False
         for address in addresses:
             with self._lock:
-                awaited, direct = address in self._waiting, address in self._direct
+                awaited, direct = address in self._waiting, bool(self._direct.get(address))
             if not awaited or self._busy(address):
                 continue
             try:
@@ -165,17 +174,33 @@ class Waiters:
                 return True
             if direct and not self.swarm.claimed(address):
                 # The claim is gone: published and released since our read, or lapsed.
-                self.resolve(address, value=self.swarm.lookup(address))
+                value = self.swarm.lookup(address)
+                if value is MISSING:  # the direct callers compute it; the others wait on
+                    self._resolve_direct(address)
+                else:
+                    self.resolve(address, value=value)
                 return True
             return False
         self.resolve(address, value=value)
         return True
 
+    def _resolve_direct(self, address: CallAddress) -> None:
+        """Settle the direct waits of a call nobody holds and nobody stored: MISSING."""
+        with self._lock:
+            futures = list(self._direct.get(address, []))
+            for future in futures:
+                self._drop(address, future)
+        for future in futures:
+            try:
+                future.set_result(MISSING)
+            except InvalidStateError:  # cancelled meanwhile
+                pass
+
     def resolve(self, address: CallAddress, *, value: Any = None,
                 error: BaseException | None = None) -> None:
         with self._lock:
             futures = self._waiting.pop(address, [])
-            self._direct.discard(address)
+            self._direct.pop(address, None)
         for future in futures:
             try:
                 if error is not None:

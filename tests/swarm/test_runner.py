@@ -280,3 +280,18 @@ def test_a_stopped_runner_runs_nothing(parts: Parts) -> None:
     assert not parts.runner.run(claim, [call(21)])
     assert not parts.swarm.claimed(call(21).address)  # released
     assert RAN == []
+
+
+def test_a_run_the_pool_cannot_start_releases_its_claim_at_once(
+        parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_fork(*args: Any, **kwargs: Any) -> Any:  # as loky's submit, starting workers
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parts.pool, "submit", cannot_fork)
+    square_3 = call(3)
+    claim = parts.swarm.claim(square_3.address, "peer-a", started=True)
+    assert claim is not None
+    assert not parts.runner.run(claim, [square_3])  # neither raised nor held
+    assert not parts.leases.running(square_3.address)
+    assert not parts.runner.busy(square_3.address)
+    assert not parts.swarm.claimed(square_3.address)  # another peer may run it now
