@@ -75,6 +75,9 @@ def expected(front_end: str, case: str, client: str, runner: str) -> tuple[str, 
     if front_end == "memory":  # computed here, by the client; a lambda's identity is its bytecode
         again = case == "lambda" or not loads(runner, client, case)
         return "here", "hit", "recompute" if again else "hit"
+    if not loads(client, runner, case) and front_end == "decorator":
+        # sync_parallel computes here what the worker stored in a form the client cannot load
+        return "worker, then here", "recompute", "hit"
     if not loads(client, runner, case):  # made on the worker
         # joblib withdraws a batch's calls not yet run once one fails: the other may be stored
         return "unloadable", "unloadable", "hit" if front_end != "joblib" else JOBLIB_ABORTED
@@ -119,6 +122,8 @@ def outcome(got: dict[str, Any], ran: set[str], here: str, worker: str | None) -
             return "hit"
         if ran == {here}:
             return "here" if worker is not None else "recompute"
+        if ran == {here, worker}:
+            return "worker, then here"
         return "worker" if ran == {worker} else f"ran by {sorted(ran)}"
     assert not ran or error.startswith("UnloadableResult") and ran == {worker}, (error, ran)
     if error.startswith(("CallTimeout", "TimeoutError")):
