@@ -172,7 +172,13 @@ class Peer:
         if claim is not None:
             for address, future in futures:
                 self.await_result(address, future)
-            if self.runner.run(claim, prepared.calls):
+            # The caller looked the calls up before this claim: a peer may have run them and
+            # let its claim go since. Those are answered from the store, not run again.
+            calls = [call for call in prepared.calls if not self.swarm.finished(call.address)]
+            if not calls:
+                self.swarm.release(claim)
+                return
+            if self.runner.run(claim, calls):
                 return
             self.waiters.forget(futures)
         key = self.swarm.publish(prepared)

@@ -125,8 +125,9 @@ class SwarmStore:
         cannot be loaded here raises, or, given ``unloadable``, puts its member there."""
         pending = []
         for member in request.calls():
-            if request.members and self.finished(member.address):
-                continue  # run already, by this batch's last holder or as a call of its own
+            if self.finished(member.address):
+                continue  # run already: by this batch's last holder, as a call of its own, or
+                # by a peer that let its claim go between the picker's look and its claim
             try:
                 func = self.load_function(member.address.function)
             except LookupError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,19 @@ def test_a_failure_is_raised_with_its_type_and_retry_clears_it(serving: SwarmCli
     assert not read_from_store(retried)
     assert retried.result(timeout=TIMEOUT) == str(tmp_path / "once")
     assert serving.peer.swarm.failure(call.address) is None
+
+
+def test_a_call_run_by_a_peer_after_the_callers_look_is_not_run_again(
+        serving: SwarmClient, tmp_path: Path) -> None:
+    # The client looked the call up and missed; another peer then ran it and let its claim
+    # go. The submit that follows claims the call, and must answer it from the store.
+    call = serving.call(refuse_once, (str(tmp_path / "ran"),), {})
+    serving.peer.swarm.finish(None, call.address, "stored by another peer")
+    peer = serving.peer
+    future: Future[Any] = Future()
+    peer.submit(peer.swarm.prepare([call], peer.id), [(call.address, future)])
+    assert future.result(timeout=TIMEOUT) == "stored by another peer"
+    assert not (tmp_path / "ran").exists()
 
 
 def test_events_fire_in_order(serving: SwarmClient, recorder: Recorder, tmp_path: Path) -> None:

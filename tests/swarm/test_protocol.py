@@ -389,6 +389,15 @@ def test_pending_calls_skip_members_with_a_result_or_a_failure(swarm: SwarmStore
     assert other.pending_calls(request) == []
 
 
+def test_a_single_call_run_meanwhile_is_not_pending(swarm: SwarmStore, store: CountingStore) -> None:
+    # A picker looked before its claim; the peer that ran the call let its claim go since.
+    key = submit(swarm, 5)
+    request = swarm.load_request(key)
+    assert request is not None and [c.address for c in swarm.pending_calls(request)] == [address(5)]
+    swarm.results.publish(address(5), 25)
+    assert swarm.pending_calls(request) == []
+
+
 def test_pending_calls_load_the_functions_of_every_member(swarm: SwarmStore, store: CountingStore) -> None:
     key = swarm.publish(swarm.prepare([call(2), cube_call(2), call(3)], "submitter"))
     assert sorted(store.list("functions/")) == [f"functions/{CUBE}", f"functions/{'f' * 32}"]
