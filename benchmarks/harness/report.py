@@ -16,7 +16,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
-DISTRIBUTIONS = ("pythagoras", "joblib", "loky", "cloudpickle", "numpy", "xxhash", "diskcache", "dask",
+DISTRIBUTIONS = ("pythagoras-swarm", "joblib", "loky", "cloudpickle", "numpy", "xxhash", "diskcache", "dask",
                  "distributed", "ray", "scikit-learn", "watchdog", "fsspec", "s3fs", "moto")
 _OPS = {"<=": operator.le, ">=": operator.ge}
 
