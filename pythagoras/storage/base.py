@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
@@ -84,10 +83,6 @@ def max_record_bytes() -> int:
     return value
 
 
-_refused: set[tuple[str, str]] = set()
-_refused_lock = threading.Lock()
-
-
 class StoredKey(NamedTuple):
     """A key as :meth:`Store.scan` finds it: its size in bytes and its age in seconds, by the
     store's clock, at the time of the scan."""
@@ -116,17 +111,17 @@ class Store(ABC):
     def __init__(self, location: str) -> None:
         self.location = location
         self.max_record_bytes = max_record_bytes()
+        self._oversized: set[str] = set()  # keys refused for their size, each reported once
 
     def limit_of(self, key: str) -> int:
         """The most bytes the record at ``key`` may hold (:data:`RECORD_LIMITS`)."""
         return RECORD_LIMITS.get(key.partition("/")[0], self.max_record_bytes)
 
     def refuse_oversized(self, key: str, size: int) -> None:
-        """Say, once per process and key, that the record at ``key`` is too large to read."""
-        with _refused_lock:
-            if (self.location, key) in _refused:
-                return
-            _refused.add((self.location, key))
+        """Say, once per store and key, that the record at ``key`` is too large to read."""
+        if key in self._oversized:
+            return
+        self._oversized.add(key)
         log.warning("pythagoras: refused the record %s at %s: it holds %d bytes, more than the "
                     "%d a record there may hold; it is treated as absent and left where it is "
                     "(a result or value that big: raise $%s)", key, self.location, size,
