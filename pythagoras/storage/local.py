@@ -74,7 +74,7 @@ class LocalFolderStore(Store):
         super().__init__(root)
         try:
             os.makedirs(root, exist_ok=True)
-            self._root: Handle = open_root(root)
+            self._folder = _Root(open_root(root), root)
         except NotADirectoryError:
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder") \
                 from None
@@ -82,8 +82,8 @@ class LocalFolderStore(Store):
             raise StoreError(f"cannot open the folder {root!r} as a pythagoras store: {e}") from e
         if not os.path.isdir(root):
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder")
-        if isinstance(self._root, int):
-            weakref.finalize(self, os.close, self._root)
+        if isinstance(self._folder.handle, int):
+            weakref.finalize(self, os.close, self._folder.handle)
 
     # -- where a key is -------------------------------------------------------------------
 
@@ -94,13 +94,13 @@ class LocalFolderStore(Store):
         head, _, name = check_key(key).rpartition("/")
         parts = head.split("/") if head else []
         if not make:
-            return open_folder(self._root, parts), name
+            return open_folder(self._folder.handle, parts), name
         return self._made_folder(parts, key), name
 
     def _made_folder(self, parts: list[str], key: str) -> Handle:
         """A handle of the folder ``parts`` names, made if it is missing, for writing ``key``."""
         try:
-            return open_folder(self._root, parts, make=True)
+            return open_folder(self._folder.handle, parts, make=True)
         except NotADirectoryError as e:
             raise StoreError(
                 f"cannot write {key!r} at {self.location}: a part of its path ({e.filename}) "
@@ -108,7 +108,7 @@ class LocalFolderStore(Store):
                 "location: remove it, or open another folder") from e
 
     def _close(self, handle: Handle) -> None:
-        close(handle, self._root)
+        close(handle, self._folder.handle)
 
     # -- bytes ----------------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ class LocalFolderStore(Store):
         tops = set()
         for head, group in itertools.groupby(sorted(check_key(k) for k in keys), key=_head):
             try:
-                folder = open_folder(self._root, head.split("/") if head else [])
+                folder = open_folder(self._folder.handle, head.split("/") if head else [])
             except (FileNotFoundError, NotADirectoryError):
                 continue  # gone, or a link: nothing is deleted through it
             try:
@@ -257,7 +257,7 @@ class LocalFolderStore(Store):
             if head:
                 tops.add(head.partition("/")[0])
         for top in sorted(tops) + [_TEMP]:
-            remove_empty_folders(self._root, top, self._root)
+            remove_empty_folders(self._folder.handle, top, self._folder.handle)
 
     def move(self, key: str, new_key: str, *, private: bool = False) -> bool:
         """One ``rename`` inside the folder; the link itself where ``key`` is a link."""
@@ -295,7 +295,7 @@ class LocalFolderStore(Store):
         # Descend only into the folder the prefix names, then filter by its last part.
         head, _, tail = prefix.rpartition("/")
         try:
-            start = open_folder(self._root, head.split("/") if head else [], listing=True)
+            start = open_folder(self._folder.handle, head.split("/") if head else [], listing=True)
         except (FileNotFoundError, NotADirectoryError):
             return
         try:
@@ -337,6 +337,23 @@ class LocalFolderStore(Store):
     def size(self, key: str) -> int | None:
         st = self._stat(key)
         return None if st is None else st.st_size
+
+
+class _Root:
+    """The descriptor of a store's folder, equal for two stores of one folder (a store's
+    fields compare equal after it is pickled and opened again)."""
+
+    __slots__ = ("handle", "path")
+
+    def __init__(self, handle: Handle, path: str) -> None:
+        self.handle = handle
+        self.path = path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Root) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
 
 
 def _head(key: str) -> str:
