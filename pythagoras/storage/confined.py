@@ -91,6 +91,8 @@ def open_folder(root: Handle, parts: list[str], *, make: bool = False,
     :class:`NotAFolder` for a part that is a link or a file. ``listing``: a handle that
     :func:`entries` can read (the root itself is then opened anew).
     """
+    if isinstance(root, int) and not (make or listing):
+        return _open_path(root, parts)  # a record's folder: the fast path of every read
     handle = root
     last = len(parts) - 1
     try:
@@ -104,6 +106,24 @@ def open_folder(root: Handle, parts: list[str], *, make: bool = False,
         close(handle, root)
         raise
     return handle
+
+
+def _open_path(root: int, parts: list[str]) -> int:
+    """:func:`open_folder` of an existing folder by descriptors, in one loop."""
+    fd = root
+    try:
+        for part in parts:
+            below = os.open(part, _O_FOLDER, dir_fd=fd)
+            if fd != root:
+                os.close(fd)
+            fd = below
+    except OSError as e:
+        if fd != root:
+            os.close(fd)
+        if e.errno in _NOT_A_FOLDER:
+            raise NotAFolder(errno.ENOTDIR, "a link or a file, not a folder", e.filename) from None
+        raise
+    return fd
 
 
 def _open_part(handle: Handle, part: str, make: bool, listing: bool) -> Handle:
