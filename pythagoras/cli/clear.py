@@ -7,6 +7,7 @@ as :mod:`pythagoras.cli.listing` does for it, through the store contract only.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,9 +21,11 @@ from ..records.keys import (
     address_of,
     claim_key,
     failure_key,
+    function_key,
     parse_key,
     peer_key,
     result_key,
+    value_key,
 )
 from ..storage.base import Store
 from ..swarm.protocol import CLAIM, REQUEST, Claim, Request
@@ -31,7 +34,7 @@ from .location import open_location
 from .stand_ins import load_record
 from .status_text import plural
 
-__all__ = ["Plan", "delete_records", "plan_clear", "run_clear"]
+__all__ = ["Plan", "delete_records", "plan_clear", "run_clear", "written_by_pythagoras"]
 
 
 @dataclass
@@ -51,7 +54,7 @@ def _record_name(kind: str) -> str:
     return {"requests": "requests", "claims": "claims", "breaks": "break markers",
             "results": "results", "failures": "failures", "peers": "peer records",
             "values": "stored arguments", "functions": "functions",
-            "metadata": "Memory metadata records"}[kind]
+            "metadata": "Memory metadata records", "quarantine": "quarantined records"}[kind]
 
 
 def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 30.0,
@@ -60,7 +63,8 @@ def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 
     (``clock``: this machine's, as for :func:`pythagoras.cli.status.status`)."""
     if what not in ("failures", "all", "leftovers"):
         raise ValueError(f"clear what? {what!r} is not failures, all or leftovers")
-    records = list_records(store)
+    records = {kind: {key: entry for key, entry in found.items() if written_by_pythagoras(key)}
+               for kind, found in list_records(store).items()}
     peers = read_peers(store, records["peers"], clock)
     leases = leases_of(peers, lease_timeout)
     live = {peer.id for peer in peers if leases.holds(peer.age, peer.id)}
@@ -83,6 +87,29 @@ def plan_clear(store: Store, what: str = "leftovers", *, lease_timeout: float = 
     }
     plan.groups = {name: keys for name, keys in groups.items() if keys}
     return plan
+
+
+_HEX = re.compile("[0-9a-f]+")
+_PEER = re.compile("[A-Za-z0-9_]+-[0-9]+-[0-9a-f]+")  # host-pid-hex (new_peer_id)
+
+
+def written_by_pythagoras(key: str) -> bool:
+    """True for a key pythagoras writes, as :mod:`pythagoras.records.keys` makes them: a
+    user's ``results/notes.txt`` or a folder of their own is not one, and ``clear`` leaves it."""
+    parsed = parse_key(key)
+    if parsed is None:
+        return False
+    name = parsed.name
+    if parsed.address is not None or parsed.kind == "breaks":
+        return True
+    if parsed.kind == "values":
+        return _HEX.fullmatch(name) is not None and key == value_key(name)
+    if parsed.kind == "functions":
+        return len(name) == 32 and _HEX.fullmatch(name) is not None and key == function_key(name)
+    if parsed.kind == "peers":
+        return _PEER.fullmatch(name) is not None and key == peer_key(name)
+    original, _, tag = name.rpartition(".")  # quarantine/<key>.<hex>
+    return _HEX.fullmatch(tag) is not None and written_by_pythagoras(original)
 
 
 def _is_finished(store: Store, address: CallAddress) -> bool:

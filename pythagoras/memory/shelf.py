@@ -133,16 +133,21 @@ class Shelf:
     def forget_function(self, function: str) -> int:
         """Delete every result (and metadata) of one function identity; how many results."""
         removed = sum(self.forget(address) for address in list(self.calls(function)))
-        for key in list(self.store.list(metadata_prefix(function))):  # metadata left without a result
-            self.store.delete(key)
+        self._forget_metadata(metadata_prefix(function))  # metadata left without a result
         return removed
 
     def forget_all(self) -> int:
         """Delete every result and every metadata record on the store; how many results."""
         removed = sum(self.forget(address) for address in list(self.calls()))
-        for key in list(self.store.list(metadata_prefix())):
-            self.store.delete(key)
+        self._forget_metadata(metadata_prefix())
         return removed
+
+    def _forget_metadata(self, prefix: str) -> None:
+        """Delete the metadata records under ``prefix``: only names Memory writes (a user's
+        file in the folder is not one)."""
+        for key in list(self.store.list(prefix)):
+            if address_of(key) is not None:
+                self.store.delete(key)
 
     # -- identity --------------------------------------------------------------------------
 

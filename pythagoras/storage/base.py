@@ -7,12 +7,31 @@ written against this class only. See ``docs/protocol.md`` for the names used on 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-__all__ = ["Store", "StoredKey", "check_key", "check_prefix", "is_debris"]
+__all__ = ["MAX_RECORD_VAR", "RECORD_LIMITS", "Store", "StoredKey", "check_key", "check_prefix",
+           "is_debris", "max_record_bytes"]
+
+log = logging.getLogger("pythagoras")
+
+#: The environment variable that sets the most bytes a result, value or function record may
+#: hold (and any record not in :data:`RECORD_LIMITS`).
+MAX_RECORD_VAR: Final = "PYTHAGORAS_MAX_RECORD_BYTES"
+DEFAULT_MAX_RECORD_BYTES: Final = 4 * 2**30  # 4 GiB
+#: The most bytes a record may hold, by its key's top folder, checked by a stat before a read
+#: allocates anything: a record over it is refused, as absent, with a warning, so that a huge
+#: (or sparse) file planted in the location costs a peer no memory. Claims, break markers and
+#: peer records are a few hundred bytes, Memory's metadata a line of JSON; a request holds
+#: arguments of up to 64 KiB each (larger ones are values of their own) for one call or a
+#: batch of a few hundred, and a failure an exception and its traceback. Results, values and
+#: functions (which may hold data they read by value) take up to ``$PYTHAGORAS_MAX_RECORD_BYTES``.
+RECORD_LIMITS: Final = {"claims": 2**16, "breaks": 2**16, "peers": 2**16, "metadata": 2**16,
+                        "requests": 2**28, "failures": 2**28}
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
 _KEY = re.compile(rf"{_PART}(?:/{_PART})*")
@@ -48,6 +67,22 @@ def is_debris(name: str) -> bool:
     return _NAME.fullmatch(name) is None
 
 
+def max_record_bytes() -> int:
+    """The most bytes a result, value or function record may hold: ``$PYTHAGORAS_MAX_RECORD_BYTES``,
+    else 4 GiB."""
+    text = os.environ.get(MAX_RECORD_VAR, "").strip()
+    if not text:
+        return DEFAULT_MAX_RECORD_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"${MAX_RECORD_VAR} must be a positive number of bytes, not {text!r}; "
+                         f"unset it for the default ({DEFAULT_MAX_RECORD_BYTES})")
+    return value
+
+
 class StoredKey(NamedTuple):
     """A key as :meth:`Store.scan` finds it: its size in bytes and its age in seconds, by the
     store's clock, at the time of the scan."""
@@ -75,6 +110,22 @@ class Store(ABC):
 
     def __init__(self, location: str) -> None:
         self.location = location
+        self.max_record_bytes = max_record_bytes()
+        self._oversized: set[str] = set()  # keys refused for their size, each reported once
+
+    def limit_of(self, key: str) -> int:
+        """The most bytes the record at ``key`` may hold (:data:`RECORD_LIMITS`)."""
+        return RECORD_LIMITS.get(key.partition("/")[0], self.max_record_bytes)
+
+    def refuse_oversized(self, key: str, size: int) -> None:
+        """Say, once per store and key, that the record at ``key`` is too large to read."""
+        if key in self._oversized:
+            return
+        self._oversized.add(key)
+        log.warning("pythagoras: refused the record %s at %s: it holds %d bytes, more than the "
+                    "%d a record there may hold; it is treated as absent and left where it is "
+                    "(a result or value that big: raise $%s)", key, self.location, size,
+                    self.limit_of(key), MAX_RECORD_VAR)
 
     @abstractmethod
     def read(self, key: str) -> bytes | bytearray | None:
@@ -117,6 +168,21 @@ class Store(ABC):
         object existed, overrides it with one request instead of two.
         """
         self.delete(key)
+
+    def move(self, key: str, new_key: str, *, private: bool = False) -> bool:
+        """Give the record at ``key`` the name ``new_key`` (replacing what is there) and remove
+        ``key``; False if ``key`` holds no record. ``private``: readable by its owner only,
+        where the store has file modes.
+
+        Derived here by reading (within :meth:`limit_of`), writing and discarding; a folder
+        renames the file, an object store copies it on the server.
+        """
+        data = self.read(key)
+        if data is None:
+            return False
+        self.write(new_key, bytes(data))
+        self.discard(key)
+        return True
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove every key of ``keys`` that is there (one that is not is passed over).

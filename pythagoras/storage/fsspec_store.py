@@ -26,11 +26,11 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from ..errors import StoreError
 from .base import Store, StoredKey, check_key, check_prefix, is_debris
+from .dates import modified_or_fail, modified_time
 from .hookspecs import hookimpl
 from .unique import unique_hex
 
@@ -104,12 +104,25 @@ class FsspecStore(Store):
     # -- bytes -------------------------------------------------------------------------------
 
     def read(self, key: str) -> bytes | None:
-        path = self._path(key)
+        limit = self.limit_of(key)
+        data = self._get(self._path(key), limit)
+        if data is not None and len(data) > limit:
+            self.refuse_oversized(key, self.size(key) or len(data))
+            return None
+        return data
+
+    def _get(self, path: str, limit: int) -> bytes | None:
+        """One GET of at most ``limit + 1`` bytes (a Range request): a record over a limit is
+        never read whole, and costs no HEAD first. None if absent."""
         try:
-            with _translated(self, "read", key):
-                data: bytes = self.fs.cat_file(path, **self._read_options)
+            with _translated(self, "read", path):
+                data: bytes = self.fs.cat_file(path, start=0, end=limit + 1, **self._read_options)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+        except OSError as e:
+            if _s3_code(e) != "InvalidRange":
+                raise
+            return b""  # S3 answers a range of an empty object with 416
         return data
 
     def write(self, key: str, data: bytes) -> None:
@@ -152,12 +165,7 @@ class FsspecStore(Store):
         other records (results, requests) equal bytes are equal content either way."""
         if not self.remote:
             return False  # in-process: nothing is retried
-        try:
-            with _translated(self, "read", path):
-                found: bytes = self.fs.cat_file(path, **self._read_options)
-        except FileNotFoundError:
-            return False  # deleted since: lost all the same
-        return found == data
+        return self._get(path, len(data)) == data  # None if deleted since: lost all the same
 
     def delete(self, key: str) -> bool:
         path = self._path(key)
@@ -178,6 +186,18 @@ class FsspecStore(Store):
                 self.fs.rm_file(path)  # S3 answers 204 whether or not it was there
         except FileNotFoundError:
             pass
+
+    def move(self, key: str, new_key: str, *, private: bool = False) -> bool:
+        """fsspec's ``mv``: on S3 a copy on the server and a DELETE, never a download."""
+        path, new_path = self._path(key), self._path(new_key)
+        if self._stat(path) is None:  # absent, or only a prefix of other keys
+            return False
+        try:
+            with _translated(self, "move", key):
+                self.fs.mv(path, new_path)
+        except FileNotFoundError:
+            return False
+        return True
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """One ``rm`` of every key: on S3, one DeleteObjects request per 1,000 keys."""
@@ -267,7 +287,7 @@ class FsspecStore(Store):
             return None
         if info.get("type") != "file":
             return None
-        return _modified(info), int(info.get("size") or 0)
+        return modified_or_fail(info), int(info.get("size") or 0)
 
     def age(self, key: str) -> float | None:
         stat = self._stat(self._path(key))
@@ -310,30 +330,6 @@ class FsspecStore(Store):
             self._skew = stored - (before + after) / 2
         self._skew_checked = now
         return self._skew
-
-
-def modified_time(info: dict[str, Any]) -> float | None:
-    """When an fsspec ``info`` entry says its object was last written (a POSIX time), or None."""
-    for field in ("LastModified", "mtime", "updated", "modified", "last_modified", "created"):
-        value = info.get(field)
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                continue
-    return None
-
-
-def _modified(info: dict[str, Any]) -> float:
-    found = modified_time(info)
-    if found is None:
-        raise StoreError(f"the fsspec backend gives no modification time in {sorted(info)}; "
-                         "pythagoras needs one to date leases")
-    return found
 
 
 def open_fsspec_store(location: str, storage_options: dict[str, object]) -> FsspecStore:

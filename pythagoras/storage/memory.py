@@ -24,7 +24,12 @@ class MemoryStore(Store):
 
     def read(self, key: str) -> bytearray | None:
         entry = self._blobs.get(check_key(key))
-        return None if entry is None else bytearray(entry[0])
+        if entry is None:
+            return None
+        if len(entry[0]) > self.limit_of(key):
+            self.refuse_oversized(key, len(entry[0]))
+            return None
+        return bytearray(entry[0])
 
     def write(self, key: str, data: bytes) -> None:
         check_key(key)
@@ -38,6 +43,15 @@ class MemoryStore(Store):
                 return False
             self._blobs[key] = (bytes(data), self._clock())
             return True
+
+    def move(self, key: str, new_key: str, *, private: bool = False) -> bool:
+        check_key(key)
+        check_key(new_key)
+        with self._lock:
+            entry = self._blobs.pop(key, None)
+            if entry is not None:
+                self._blobs[new_key] = entry
+        return entry is not None
 
     def delete(self, key: str) -> bool:
         with self._lock:

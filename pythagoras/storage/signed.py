@@ -124,16 +124,20 @@ class SignedStore(Store):
         return None
 
     def _quarantine(self, key: str, data: bytes | bytearray) -> None:
-        """Move a record that is not ours aside: kept for a human to look at, never loaded."""
+        """Move a record that is not ours aside: kept for a human to look at, never loaded.
+
+        Moved by the store (a rename in a folder, readable by its owner only), never copied:
+        the bytes stay where they were written, and nothing new is written with them."""
         aside = quarantine_key(key, unique_hex(16))
         try:
-            self.inner.write(aside, bytes(data))
-            self.inner.discard(key)
+            moved = self.inner.move(key, aside, private=True)
         except OSError as e:  # a read-only location: refuse it all the same
             log.warning("pythagoras: could not move the refused record %s aside: %s", key, e)
+            moved = False
         self.refused += 1
         log.warning("pythagoras: refused the record %s at %s: it is unsigned or signed with "
-                    "another secret; moved to %s (see docs/trust.md)", key, self.location, aside)
+                    "another secret; %s (see docs/trust.md)", key, self.location,
+                    f"moved to {aside}" if moved else "left where it is")
 
     def write(self, key: str, data: bytes) -> None:
         self.inner.write(key, self._signed(key, data))

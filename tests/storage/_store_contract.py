@@ -13,13 +13,14 @@ Only the public methods of :class:`pythagoras.storage.base.Store` are used here.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
 
 import pytest
 
-from pythagoras.storage.base import Store
+from pythagoras.storage.base import Store, max_record_bytes
 
 #: Only a deadlock reaches this: threads that should take milliseconds are given this long.
 TIMEOUT = 30.0
@@ -39,6 +40,7 @@ KEY_METHODS: dict[str, Callable[[Store, str], object]] = {
     "age": lambda s, k: s.age(k),
     "exists": lambda s, k: s.exists(k),
     "size": lambda s, k: s.size(k),
+    "move": lambda s, k: s.move(k, "elsewhere"),
 }
 
 
@@ -382,6 +384,59 @@ class StoreContract:
         assert store.read("keep/k") == b"v"
         with pytest.raises(ValueError):
             store.delete_many(["../escape"])
+
+    # -- move ------------------------------------------------------------------------------
+
+    def test_move_renames_a_record_and_replaces_what_is_there(self, store: Store) -> None:
+        store.write("results/f/ab/x", ONE_MIB)
+        assert store.move("results/f/ab/x", "quarantine/results/f/ab/x.1") is True
+        assert store.read("results/f/ab/x") is None
+        assert store.read("quarantine/results/f/ab/x.1") == ONE_MIB
+        store.write("k", b"new")
+        assert store.move("k", "quarantine/results/f/ab/x.1", private=True) is True
+        assert store.read("quarantine/results/f/ab/x.1") == b"new"
+        assert sorted(store.list("")) == ["quarantine/results/f/ab/x.1"]
+
+    def test_move_of_an_absent_key_or_a_prefix_moves_nothing(self, store: Store) -> None:
+        store.write("a/b", b"v")
+        assert store.move("absent", "elsewhere") is False
+        assert store.move("a", "elsewhere") is False  # only a prefix of "a/b"
+        assert sorted(store.list("")) == ["a/b"]
+        with pytest.raises(ValueError):
+            store.move("a/b", "../escape")
+        assert store.read("a/b") == b"v"
+
+    # -- size limits -------------------------------------------------------------------------
+
+    def test_a_record_over_its_kinds_limit_reads_as_absent_and_stays(
+            self, store: Store, caplog: pytest.LogCaptureFixture) -> None:
+        small = store.limit_of("claims/f.a")
+        assert small == 64 * 1024 and store.limit_of("peers/p") == small
+        assert store.limit_of("results/f/ab/x") == store.max_record_bytes >= 2**32
+        store.write("claims/f.a", b"c" * (small - 100))  # a wrapper may add bytes of its own
+        assert store.read("claims/f.a") == b"c" * (small - 100)
+        store.write("claims/f.b", b"c" * (small + 1))
+        with caplog.at_level(logging.WARNING, logger="pythagoras"):
+            assert store.read("claims/f.b") is None
+        assert "refused the record claims/f.b" in caplog.text and str(small) in caplog.text
+        assert store.size("claims/f.b") is not None  # left where it is, for status to count
+        store.write("results/f/ab/x", ONE_MIB)  # a large kind: read whole
+        assert store.read("results/f/ab/x") == ONE_MIB
+
+    def test_the_large_limit_comes_from_the_environment(
+            self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PYTHAGORAS_MAX_RECORD_BYTES", "1000")
+        assert max_record_bytes() == 1000
+        for opened_now in {store, store.backing}:  # as a store opened now takes it
+            opened_now.max_record_bytes = max_record_bytes()
+        store.write("results/f/ab/x", b"r" * 1001)
+        store.write("results/f/ab/y", b"r" * 900)
+        assert store.read("results/f/ab/x") is None
+        assert store.read("results/f/ab/y") == b"r" * 900
+        for bad in ("lots", "-1", "0"):
+            monkeypatch.setenv("PYTHAGORAS_MAX_RECORD_BYTES", bad)
+            with pytest.raises(ValueError, match="PYTHAGORAS_MAX_RECORD_BYTES"):
+                max_record_bytes()
 
     # -- invalid keys ------------------------------------------------------------------------
 
