@@ -14,6 +14,7 @@ from ..errors import StoreError
 from . import hookspecs
 from .base import Store
 from .local import LocalFolderStore
+from .location import check_location, create_default
 from .signed import Secret, SignedStore, resolve_secret
 
 __all__ = ["open_store", "plugin_manager"]
@@ -38,6 +39,10 @@ def open_store(
 ) -> Store:
     """The store that serves ``location`` (a folder path or a URL such as ``s3://bucket/x``).
 
+    A location that looks like a URL of a wrong form (``s3:/x``) is a :class:`StoreError` that
+    names the right one; the embedded default folder is created 0700
+    (:mod:`pythagoras.storage.location`).
+
     With a swarm secret (``secret``, else ``$PYTHAGORAS_SECRET`` or ``$PYTHAGORAS_SECRET_FILE``)
     every record is signed and checked (:class:`~pythagoras.storage.signed.SignedStore`).
     Without one, a folder that other users may write to draws a warning, once.
@@ -47,6 +52,8 @@ def open_store(
     text = os.fspath(location)
     if not text:
         raise StoreError("an empty location names no store; give a folder path or a URL")
+    check_location(text)
+    create_default(text)
     store: Store | None = plugin_manager().hook.pythagoras_open_store(
         location=text, storage_options=dict(storage_options or {})
     )

@@ -24,6 +24,7 @@ from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
 from ..records.frames import MISSING
 from ..records.keys import result_key
+from ..storage.location import check_location
 from ..storage.plugins import open_store
 from ..storage.unique import unique_hex
 from . import events
@@ -58,8 +59,10 @@ class SwarmClient:
         swarm's calls while it lives (``serve``, if it has workers). Inside a call that a peer
         of this swarm runs, with no ``max_workers`` nor engine asked for, the worker's lending
         peer instead: the calls submitted are served by the worker's own slot while it waits.
-        BrokenExecutor if the store cannot be reached."""
+        BrokenExecutor if the store cannot be reached; StoreError for a location that looks
+        like a URL of a wrong form (``s3:/x``), which names the right one."""
         where = options.where
+        check_location(where)  # bad input, not an unreachable store
         nested = worker_store(where) if options.max_workers is None and options.engine is None \
             else None
         if nested is not None and (options.secret is None or _signs_with(nested, options.secret)):
