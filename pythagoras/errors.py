@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import errno
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "CallTimeout",
@@ -14,9 +18,11 @@ __all__ = [
     "PurityError",
     "PurityWarning",
     "PythagorasError",
+    "ReadOnlyLocation",
     "RemoteError",
     "StoreError",
     "UnhashableArgument",
+    "writing_to",
 ]
 
 
@@ -38,6 +44,50 @@ class UnhashableArgument(PythagorasError, TypeError):
 
 class StoreError(PythagorasError, OSError):
     """The store at a location cannot be opened or used."""
+
+
+class ReadOnlyLocation(PythagorasError, PermissionError):
+    """This process may read the swarm's location but not write it: stored calls are answered,
+    a call that is not stored cannot be sent or stored. Get write permission on the location
+    (join its group, ``docs/trust.md``), or call from a process that has it.
+
+    ``errno`` is the refusal's (EACCES, EPERM, or EROFS for a read-only file system)."""
+
+    #: The errnos of a refused write.
+    REFUSALS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    @classmethod
+    def of(cls, location: str, error: BaseException) -> ReadOnlyLocation | None:
+        """The error to raise for ``error``, a write to ``location`` refused; None where
+        ``error`` is no refusal (a full disk, a network error)."""
+        if isinstance(error, ReadOnlyLocation):
+            return error
+        code = getattr(error, "errno", None)
+        if not isinstance(error, OSError) or code not in cls.REFUSALS:
+            return None
+        return cls(code, f"cannot write to the swarm's location {location!r} "
+                         f"({os.strerror(code)}): this process may read it, and gets the calls "
+                         "stored there, but cannot send or store a call that is not. Get write "
+                         "permission on it, or call from a process that has it")
+
+
+@contextmanager
+def writing_to(location: str) -> Iterator[None]:
+    """Around a write to the swarm's ``location`` on a caller's behalf: a refused write (a
+    permission, a read-only file system) raises :class:`ReadOnlyLocation`; other errors pass."""
+    try:
+        yield
+    except OSError as error:
+        refused = ReadOnlyLocation.of(location, error)
+        if refused is None or refused is error:
+            raise
+        raise refused from error
 
 
 class CorruptRecord(PythagorasError, ValueError):

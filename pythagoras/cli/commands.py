@@ -17,8 +17,10 @@ location error (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,8 +28,9 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ..errors import StoreError
+from ..storage.base import Store
 from ..storage.location import resolve_location
-from ..storage.plugins import open_store
+from ..storage.plugins import open_store, others_may_write
 from ..swarm.peer import Peer
 from . import clear as _clear
 from . import status as _status
@@ -115,6 +118,7 @@ def worker(location: str | None, max_workers: int | None, lease_timeout: float,
            storage_options: dict[str, object] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then release unfinished calls to the swarm and exit."""
     store = open_store(resolve_location(location), storage_options)
+    _warn_if_exposed(store)
     peer = Peer(store, max_workers=max_workers, lease_timeout=lease_timeout)
     stop = threading.Event()
 
@@ -132,6 +136,24 @@ def worker(location: str | None, max_workers: int | None, lease_timeout: float,
     peer.close(wait=False)
     logging.info("pythagoras worker %s stopped after executing %d calls", peer.id, peer.executed)
     return 0
+
+
+def _warn_if_exposed(store: Store) -> None:
+    """One line, where the swarm is unsigned and others may write its location: they can make
+    this worker run any code, as this user."""
+    why = others_may_write(store)
+    if why is not None:
+        logging.warning("pythagoras worker: the swarm at %s is not signed, and %s; anyone who "
+                        "can write there runs code as %s through this worker. Give every "
+                        "member the same secret: set PYTHAGORAS_SECRET (docs/trust.md)",
+                        store.location, why, _user())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this uid
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ are then the store's as this machine reads them. A peer on another host is no me
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -90,13 +90,14 @@ class Leases:
     def holds(self, age: float | None, holder: str | None) -> bool:
         return lease_holds(age, holder, self.lease_timeout, self.skew)
 
-    def claim_is_live(self, store: Store, key: str) -> bool:
+    def claim_is_live(self, store: Store, key: str,
+                      refused: MutableMapping[str, str] | None = None) -> bool:
         """True while the claim's lease holds: fresh, and its holder not a process of this
-        machine that is gone."""
+        machine that is gone (an unreadable claim holds while it is fresh)."""
         age = store.age(key)
         if not self.fresh(age):
             return False
-        claim = load_record(store, key, CLAIM)
+        claim = load_record(store, key, CLAIM, refused)
         return self.holds(age, claim.peer if isinstance(claim, Claim) else None)
 
 
@@ -111,9 +112,10 @@ class PeerRecord:
     read_at: float
 
 
-def read_peers(store: Store, keys: Iterable[str],
-               clock: Callable[[], float] = time.time) -> list[PeerRecord]:
-    """The peer records under ``keys`` that are still there, sorted by key."""
+def read_peers(store: Store, keys: Iterable[str], clock: Callable[[], float] = time.time,
+               refused: MutableMapping[str, str] | None = None) -> list[PeerRecord]:
+    """The peer records under ``keys`` that are still there, sorted by key (one that cannot
+    be read safely with what its id tells, and in ``refused``)."""
     peers = []
     for key in sorted(keys):
         age = store.age(key)
@@ -121,7 +123,7 @@ def read_peers(store: Store, keys: Iterable[str],
         parsed = parse_key(key)
         if age is None or parsed is None:
             continue  # the peer exited since the listing
-        info = load_record(store, key, PEER)
+        info = load_record(store, key, PEER, refused)
         peers.append(PeerRecord(parsed.name, age, info if isinstance(info, dict) else {}, read_at))
     return peers
 
@@ -144,7 +146,8 @@ def leases_of(peers: Iterable[PeerRecord], lease_timeout: float) -> Leases:
 
 def peer_report(peer: PeerRecord, leases: Leases) -> dict[str, Any]:
     """The peer as ``status`` reports it (``docs/cli.md``)."""
-    info = peer.info
+    info = {name: value for name, value in peer.info.items()
+            if isinstance(value, str | int | float | bool | None)}  # what a report can show
     host, _, rest = peer.id.rpartition("-")[0].rpartition("-")
     return {
         "id": peer.id,

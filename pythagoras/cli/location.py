@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
 from ..storage.base import Store
-from ..storage.location import resolve_location
+from ..storage.location import check_location, resolve_location
 from ..storage.plugins import open_store
 
 __all__ = ["open_location"]
@@ -26,6 +26,7 @@ def open_location(location: str | None, storage_options: dict[str, object] | Non
     is not a folder or cannot be read, and for any error opening another store.
     """
     where = resolve_location(location)
+    check_location(where)  # before a URL of a wrong form is taken for a missing folder
     path = _local_path(where)
     if path is not None:
         _check_folder(path)

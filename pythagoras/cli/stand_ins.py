@@ -1,26 +1,99 @@
-"""Reading a record that this process may not be able to unpickle whole.
+"""Reading a record as ``pythagoras status`` and ``clear`` do: running no code from the folder.
 
-``pythagoras status`` and ``clear`` read peer, claim, request, failure and function records as
-every peer does, but a class this process cannot import (an exception of a module that is not
-installed here) is replaced by a stand-in, so that its type name and message still show.
+They read peer, claim, request, failure and function records that anyone who can write the
+location may have written, so each is loaded by an allow-list unpickler
+(:mod:`pythagoras.records.untrusted`), never by pickle's own: a claim may name only a claim's
+classes, a peer record and a function record's fields only builtin data (a function record of
+before those fields, the function itself, is not loaded); a request's arguments and a failure's exception may
+be of any class, and are loaded as inert stand-ins (the type name and message of a failure are
+its own fields). A record that names anything else, or whose fields are not of their types,
+is *unreadable*: it is left where it is, named once in the log, and collected in ``refused``
+where the caller passes one (``status`` lists them).
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Callable
-from typing import Any
+import logging
+import threading
+from collections.abc import Callable, MutableMapping
+from dataclasses import fields
+from typing import Any, Final
 
 from ..errors import CorruptRecord
-from ..records.frames import Unpickler, load_value, unframe
+from ..identity.address import CallAddress
+from ..records.frames import unframe
+from ..records.untrusted import RecordUnpickler, RefusedRecord, load_untrusted
 from ..storage.base import Store
+from ..swarm.protocol import (
+    CLAIM,
+    FAILURE,
+    FUNCTION,
+    PEER,
+    REQUEST,
+    Claim,
+    Failure,
+    Member,
+    Request,
+    ValueRef,
+)
 
 __all__ = ["load_record"]
 
+log = logging.getLogger("pythagoras")
 
-def load_record(store: Store, key: str, kind: bytes) -> Any:
-    """The record's value; None where it is absent, corrupt or cannot be unpickled even with
-    stand-ins for the classes this process cannot import."""
+
+def _named(*classes: type) -> dict[tuple[str, str], type]:
+    return {(cls.__module__, cls.__qualname__): cls for cls in classes}
+
+
+#: By kind of record: the unpickler, and the check of what it loaded.
+_READERS: Final[dict[bytes, type[RecordUnpickler]]] = {
+    PEER: RecordUnpickler.allowing({}, stand_ins=False),
+    CLAIM: RecordUnpickler.allowing(_named(Claim), stand_ins=False),
+    FUNCTION: RecordUnpickler.allowing({}, stand_ins=False),  # its fields: plain data
+    REQUEST: RecordUnpickler.allowing(_named(Request, Member, ValueRef), stand_ins=True),
+    FAILURE: RecordUnpickler.allowing(_named(Failure), stand_ins=True),
+}
+
+
+def _types_hold(value: Any, types: dict[str, type | tuple[type, ...]]) -> bool:
+    return all(isinstance(getattr(value, name, None), kind) for name, kind in types.items())
+
+
+def _address_holds(address: Any) -> bool:
+    return isinstance(address, CallAddress) and _types_hold(address, {"function": str,
+                                                                      "arguments": str})
+
+
+def _claim_holds(claim: Any) -> bool:
+    return isinstance(claim, Claim) and _address_holds(claim.address) and _types_hold(
+        claim, {"peer": str, "attempt": int, "nonce": str, "broke": (str, type(None)),
+                "started": bool})
+
+
+def _failure_holds(failure: Any) -> bool:
+    texts = {f.name: str for f in fields(Failure) if f.name not in ("attempts", "exception")}
+    return isinstance(failure, Failure) and _types_hold(failure, {**texts, "attempts": int})
+
+
+def _request_holds(request: Any) -> bool:
+    return isinstance(request, Request) and _address_holds(request.address) \
+        and isinstance(request.members, tuple) \
+        and all(isinstance(m, Member) and _address_holds(m.address) for m in request.members)
+
+
+_CHECKS: Final[dict[bytes, Callable[[Any], bool]]] = {
+    PEER: lambda info: isinstance(info, dict),
+    CLAIM: _claim_holds,
+    FAILURE: _failure_holds,
+    REQUEST: _request_holds,
+}
+
+
+def load_record(store: Store, key: str, kind: bytes,
+                refused: MutableMapping[str, str] | None = None) -> Any:
+    """The record's value, loaded running no code from it; None where it is absent, corrupt
+    or unreadable (then named in the log once, and in ``refused`` with why)."""
     data = store.read(key)
     if data is None:
         return None
@@ -29,57 +102,30 @@ def load_record(store: Store, key: str, kind: bytes) -> Any:
     except CorruptRecord:
         return None
     try:
-        return load_value(payload)
-    except Exception:
-        pass
-    try:
-        return _load_with_stand_ins(payload)
-    except Exception:
-        return None
+        value = load_untrusted(payload, _READERS[kind])
+    except RefusedRecord as e:
+        why = f"{e}, which no record of this kind holds"
+    except Exception as e:  # noqa: BLE001 -- a damaged or hostile stream
+        why = f"it cannot be read ({type(e).__name__}: {e})"
+    else:
+        if _CHECKS.get(kind, lambda _: True)(value):
+            return value
+        why = "its fields are not those of its kind of record"
+    _report(store, key, why, refused)
+    return None
 
 
-class _StandIn:
-    """An instance of a class that this process cannot import."""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> _StandIn:
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
-            state = {**(state[0] or {}), **(state[1] or {})}
-        if isinstance(state, dict):
-            self.__dict__.update(state)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _StandIn:
-        return self
+_reported: set[str] = set()
+_reported_lock = threading.Lock()
 
 
-def _tolerant_import(importer: Callable[..., Any]) -> Callable[..., Any]:
-    """cloudpickle's import of a module a function refers to, giving an empty module where
-    the module is not installed here."""
-    def load(name: str, *args: Any) -> Any:
-        try:
-            return importer(name, *args)
-        except ImportError:
-            return types.ModuleType(name)
-    return load
-
-
-class _TolerantUnpickler(Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            found = super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return type(name.rpartition(".")[2], (_StandIn,),
-                        {"__module__": module, "__qualname__": name})
-        if module.startswith("cloudpickle") and name in ("subimport", "dynamic_subimport"):
-            return _tolerant_import(found)
-        return found
-
-
-def _load_with_stand_ins(payload: memoryview) -> Any:
-    """:func:`pythagoras.records.frames.load_value`, with stand-ins for missing classes and modules."""
-    return load_value(payload, unpickler=_TolerantUnpickler)
+def _report(store: Store, key: str, why: str, refused: MutableMapping[str, str] | None) -> None:
+    if refused is not None:
+        refused[key] = why
+    where = f"{store.location}/{key}"
+    with _reported_lock:
+        if where in _reported:
+            return
+        _reported.add(where)
+    log.warning("pythagoras: not loading %s: %s; it is left as it is (written by someone "
+                "who can write the location?)", where, why)

@@ -19,9 +19,13 @@ The records are listed once, with their sizes and ages, by the store contract's
 fsspec store one listing (on S3 one request per 1,000 keys, where a HEAD per key would be one
 request per key); on another plugin's store a listing and a size and age per key.
 A few records are then read: peers, live claims, batch requests (to count their members), the
-failures shown and their functions. Peer, claim and failure records are unpickled, as every
-peer of the swarm does: a class this process cannot import (an exception of a module that is
-not installed here) is replaced by a stand-in, so that its type name and message still show.
+failures shown and their functions. None is unpickled as a peer would: anyone who can write
+the location can write them, so each is loaded by an allow-list unpickler that runs no code
+from it (:mod:`pythagoras.cli.stand_ins`): the classes of a request's arguments and a failure's
+exception are inert stand-ins (a failure's type name and message are fields of its own), a
+function's name is read from its record's fields. A record that names anything else is
+*unreadable*: left as it is, counted as its kind counts a record it cannot read (a claim holds
+while it is fresh; a peer shows what its id tells), and listed under ``unreadable``.
 
 **Counts.** ``pending``: calls of requests nobody holds a live claim on (no claim, or a stale
 one); ``running``: calls under a live claim, with or without a request (a peer with a free
@@ -66,7 +70,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import IO, Any
 
 from ..identity.address import CallAddress
@@ -83,22 +87,26 @@ __all__ = ["KINDS", "Entry", "format_status", "list_records", "open_location", "
            "status"]
 
 
+Refused = MutableMapping[str, str]  # the unreadable records met, by key: why
+
+
 def _calls_of_request(store: Store, key: str, address: CallAddress,
-                      finished: set[CallAddress]) -> int:
+                      finished: set[CallAddress], refused: Refused) -> int:
     """How many calls of the request have neither a result nor a failure."""
     if address.function != BATCH_FUNCTION:
         return 0 if address in finished else 1
-    request = load_record(store, key, REQUEST)
+    request = load_record(store, key, REQUEST, refused)
     if not isinstance(request, Request) or not request.members:
         return 1  # unreadable here: count it as one
     return sum(1 for member in request.members if member.address not in finished)
 
 
-def _bytecode_only(store: Store, function_id: str, known: dict[str, str | None]) -> str | None:
+def _bytecode_only(store: Store, function_id: str, known: dict[str, str | None],
+                   refused: Refused) -> str | None:
     """The Python version whose peers alone can run the function: its record holds its
     bytecode and no source (``function_records``); None if any peer can."""
     if function_id not in known:
-        record = load_record(store, function_key(function_id), FUNCTION)
+        record = load_record(store, function_key(function_id), FUNCTION, refused)
         known[function_id] = None if function_portable(record) else function_python(record)
     return known[function_id]
 
@@ -116,18 +124,14 @@ def _name_from_traceback(failure: Failure) -> str | None:
 
 
 def _function_name(store: Store, address: CallAddress, failure: Failure | None,
-                   functions: dict[str, Entry]) -> str | None:
-    """The failed call's function: from the function record where the swarm stored one, else
-    the frame the call's traceback entered it by."""
+                   functions: dict[str, Entry], refused: Refused) -> str | None:
+    """The failed call's function: from the function record where the swarm stored one (its
+    name field; a record of before the field is not loaded), else the frame the call's
+    traceback entered it by."""
     key = function_key(address.function)
     if key in functions:
-        func = load_record(store, key, FUNCTION)
-        if function_name(func) is not None:
-            return function_name(func)
-        if isinstance(func, tuple) and func:  # (function, origins of its code)
-            func = func[0]
-        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-        if isinstance(name, str) and name:
+        name = function_name(load_record(store, key, FUNCTION, refused))
+        if name:
             return name
     return _name_from_traceback(failure) if failure is not None else None
 
@@ -149,7 +153,7 @@ def _failure_report(address: CallAddress, age: float, name: str | None,
 
 
 def _recent_failures(store: Store, records: dict[str, dict[str, Entry]],
-                     count: int) -> list[dict[str, Any]]:
+                     count: int, refused: Refused) -> list[dict[str, Any]]:
     failures = records["failures"]
     if count <= 0 or not failures:
         return []
@@ -160,21 +164,22 @@ def _recent_failures(store: Store, records: dict[str, dict[str, Entry]],
         age = store.age(key)
         if address is None or age is None:
             continue
-        found = load_record(store, key, FAILURE)
+        found = load_record(store, key, FAILURE, refused)
         failure = found if isinstance(found, Failure) else None
         if names.get(address.function) is None:
             names[address.function] = _function_name(store, address, failure,
-                                                     records["functions"])
+                                                     records["functions"], refused)
         shown.append(_failure_report(address, age, names[address.function], failure))
     return shown
 
 
 def _count_calls(store: Store, records: dict[str, dict[str, Entry]],
-                 leases: Leases) -> dict[str, Any]:
+                 leases: Leases, refused: Refused) -> dict[str, Any]:
     """Pending, running, done and failed calls, and the stale claims."""
     finished = finished_calls(records)
     claimed = {key: address_of(key) for key in records["claims"]}
-    live = {a for key, a in claimed.items() if a is not None and leases.claim_is_live(store, key)}
+    live = {a for key, a in claimed.items()
+            if a is not None and leases.claim_is_live(store, key, refused)}
     stale_claims = sum(1 for a in claimed.values() if a is not None) - len(live)
     pending = running = 0
     requested: set[CallAddress] = set()
@@ -185,12 +190,12 @@ def _count_calls(store: Store, records: dict[str, dict[str, Entry]],
         if address is None:
             continue
         requested.add(address)
-        calls = _calls_of_request(store, key, address, finished)
+        calls = _calls_of_request(store, key, address, finished, refused)
         if address in live:
             running += calls
             continue
         pending += calls
-        python = _bytecode_only(store, address.function, pythons) if calls else None
+        python = _bytecode_only(store, address.function, pythons, refused) if calls else None
         if python is not None:
             bound[python] = bound.get(python, 0) + calls
     # A peer with a free worker claims its own calls without writing a request.
@@ -205,9 +210,10 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5,
     """What the location holds, as one JSON-ready dict (``docs/cli.md`` describes its fields).
     ``clock`` is this machine's, by which peers of this host date their records."""
     records = list_records(store)
-    peers = read_peers(store, records["peers"], clock)
+    refused: dict[str, str] = {}
+    peers = read_peers(store, records["peers"], clock, refused)
     leases = leases_of(peers, lease_timeout)
-    calls = _count_calls(store, records, leases)
+    calls = _count_calls(store, records, leases, refused)
     stale_claims = calls.pop("stale_claims")
     kinds = {kind: {"records": len(entries), "bytes": sum(e.size for e in entries.values())}
              for kind, entries in records.items()}
@@ -219,10 +225,12 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5,
         "stale_claims": stale_claims,
         "store": {"records": sum(k["records"] for k in kinds.values()),
                   "bytes": sum(k["bytes"] for k in kinds.values()), "kinds": kinds},
-        "recent_failures": _recent_failures(store, records, recent),
+        "recent_failures": _recent_failures(store, records, recent, refused),
         # Records a peer with the swarm's secret refused: unsigned, or signed with another one.
         "refused": sorted(parsed.name for parsed in map(parse_key, records["quarantine"])
                           if parsed is not None),
+        # Records not loaded: they name code that no record of their kind holds.
+        "unreadable": [{"key": key, "why": why} for key, why in sorted(refused.items())],
     }
 
 

@@ -70,6 +70,11 @@ def format_status(report: dict[str, Any]) -> str:
     if report["refused"]:
         lines.append(f"{'refused':<10}{plural(len(report['refused']), 'record')} unsigned or signed "
                      "with another secret, moved to quarantine/ and never loaded")
+    unreadable = report.get("unreadable", [])
+    if unreadable:
+        lines.append(f"{'unreadable':<10}{plural(len(unreadable), 'record')} not loaded: they "
+                     "name code no record of their kind holds (written by someone else?):")
+        lines += _table([[u["key"], u["why"]] for u in unreadable], pad)
     shown = report["recent_failures"]
     if shown:
         lines.append(f"{'failures':<10}the {len(shown)} most recent of {calls['failed']}:")

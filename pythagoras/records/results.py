@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..errors import UnloadableResult
+from ..errors import UnloadableResult, writing_to
 from ..identity.address import CallAddress
 from ..storage.base import Store
 from .frames import MISSING, PYTHON, Pickled, dump_value, frame, read_record
@@ -47,12 +47,16 @@ class ResultRecords:
         """Store the value of the call, atomically: created where absent (on a local folder, a
         new name is one notification, where a rename is two that watchers must pair up);
         an existing record is kept if it is intact, replaced if it is corrupt. ``value`` may
-        come :class:`~pythagoras.records.frames.Pickled` already."""
+        come :class:`~pythagoras.records.frames.Pickled` already. A write the store refuses
+        for a permission is :class:`~pythagoras.errors.ReadOnlyLocation`."""
         record = frame(RESULT, value.data if isinstance(value, Pickled) else dump_value(value))
-        if not self.store.create(result_key(address), record) and not self.contains(address):
-            self.store.write(result_key(address), record)
+        with writing_to(self.store.location):  # a reader-only member: ReadOnlyLocation
+            if not self.store.create(result_key(address), record) and not self.contains(address):
+                self.store.write(result_key(address), record)
 
     def replace(self, address: CallAddress, value: Any) -> None:
         """Store the value of the call over any record there, atomically: for a record its
         reader declared expired (joblib's ``cache_validation_callback``) or could not load."""
-        self.store.write(result_key(address), frame(RESULT, dump_value(value)))
+        record = frame(RESULT, dump_value(value))
+        with writing_to(self.store.location):
+            self.store.write(result_key(address), record)

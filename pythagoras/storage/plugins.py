@@ -7,6 +7,7 @@ import os
 import stat
 import warnings
 from collections.abc import Mapping
+from typing import Final
 
 import pluggy
 
@@ -14,9 +15,10 @@ from ..errors import StoreError
 from . import hookspecs
 from .base import Store
 from .local import LocalFolderStore
+from .location import check_location, create_default
 from .signed import Secret, SignedStore, resolve_secret
 
-__all__ = ["open_store", "plugin_manager"]
+__all__ = ["open_store", "others_may_write", "plugin_manager"]
 
 
 @functools.cache
@@ -38,6 +40,10 @@ def open_store(
 ) -> Store:
     """The store that serves ``location`` (a folder path or a URL such as ``s3://bucket/x``).
 
+    A location that looks like a URL of a wrong form (``s3:/x``) is a :class:`StoreError` that
+    names the right one; the embedded default folder is created 0700
+    (:mod:`pythagoras.storage.location`).
+
     With a swarm secret (``secret``, else ``$PYTHAGORAS_SECRET`` or ``$PYTHAGORAS_SECRET_FILE``)
     every record is signed and checked (:class:`~pythagoras.storage.signed.SignedStore`).
     Without one, a folder that other users may write to draws a warning, once.
@@ -47,6 +53,8 @@ def open_store(
     text = os.fspath(location)
     if not text:
         raise StoreError("an empty location names no store; give a folder path or a URL")
+    check_location(text)
+    create_default(text)
     store: Store | None = plugin_manager().hook.pythagoras_open_store(
         location=text, storage_options=dict(storage_options or {})
     )
@@ -80,3 +88,50 @@ def _warn_if_others_may_write(store: Store) -> None:
             "can make this process run code. Give the swarm a secret (secret=, "
             "$PYTHAGORAS_SECRET) so that only its members' records are loaded, or make the "
             "folder yours alone (docs/trust.md).", RuntimeWarning, stacklevel=3)
+
+
+#: Folders that sync services keep in step with every account they are shared with (compared
+#: in lower case; "Dropbox (Team)", "OneDrive - Company" by their first word).
+_SYNC_FOLDERS: Final = frozenset({
+    "dropbox", "google drive", "googledrive", "my drive", "onedrive", "icloud drive",
+    "mobile documents", "cloudstorage", "box", "box sync", "pcloud drive", "nextcloud",
+    "owncloud", "seafile", "resilio sync", "sync"})
+
+
+def others_may_write(store: Store) -> str | None:
+    """Why others than this user may write the unsigned ``store``'s location (a remote store;
+    a sync folder; a folder writable by its group or everyone, or one whose parent others may
+    write without the sticky bit, so that they may put another folder in its place); None
+    for a signed store, and for a folder of this user's alone."""
+    if isinstance(store, SignedStore):
+        return None
+    if store.remote:
+        return f"it is a remote store ({store.location}): whoever has write access to it"
+    if not isinstance(store, LocalFolderStore):
+        return None
+    path = os.path.abspath(store.location)
+    for part in path.split(os.sep):
+        name = part.lower()
+        if name in _SYNC_FOLDERS or name.split(" ")[0] in ("dropbox", "onedrive"):
+            return f"it is in a sync folder ({part}): everyone it is shared with"
+    return _writable_by_others(path)
+
+
+def _writable_by_others(path: str) -> str | None:
+    """Whose write the folder or one of its parents lets in, or None."""
+    folder = path
+    while True:
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            return None
+        others = mode & (stat.S_IWGRP | stat.S_IWOTH)
+        if folder == path and others:
+            return f"other users of this machine may write to it (mode {stat.S_IMODE(mode):o})"
+        if folder != path and others and not mode & stat.S_ISVTX:
+            return (f"other users of this machine may write to its parent {folder} (mode "
+                    f"{stat.S_IMODE(mode):o}), and put another folder in its place")
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent

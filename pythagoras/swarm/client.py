@@ -12,18 +12,20 @@ are thin adapters over it.
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import PurityError, StoreError, UnloadableResult
+from ..errors import PurityError, ReadOnlyLocation, StoreError, UnloadableResult
 from ..identity.address import CallAddress
 from ..identity.calls import arguments_hash
 from ..identity.functions import function_identity
 from ..records.frames import MISSING
 from ..records.keys import result_key
+from ..storage.location import check_location
 from ..storage.plugins import open_store
 from ..storage.unique import unique_hex
 from . import events
@@ -35,6 +37,8 @@ from .protocol import Call
 from .worker import worker_store
 
 __all__ = ["SwarmClient", "function_name", "make_call"]
+
+log = logging.getLogger("pythagoras")
 
 
 class SwarmClient:
@@ -58,18 +62,19 @@ class SwarmClient:
         swarm's calls while it lives (``serve``, if it has workers). Inside a call that a peer
         of this swarm runs, with no ``max_workers`` nor engine asked for, the worker's lending
         peer instead: the calls submitted are served by the worker's own slot while it waits.
-        BrokenExecutor if the store cannot be reached."""
+        BrokenExecutor if the store cannot be reached; StoreError for a location that looks
+        like a URL of a wrong form (``s3:/x``), which names the right one."""
         where = options.where
+        check_location(where)  # bad input, not an unreachable store
         nested = worker_store(where) if options.max_workers is None and options.engine is None \
             else None
         if nested is not None and (options.secret is None or _signs_with(nested, options.secret)):
             return cls(LendingPeer.of(nested), cache=options.cache, owns_peer=False)
         try:
             store = open_store(where, options.storage_options, secret=options.secret)
-            peer = Peer(store, max_workers=options.max_workers,
-                        lease_timeout=options.lease_timeout, executor=options.engine)
-            if serve and peer.max_workers > 0:
-                peer.serve()  # its first announcement writes: a folder it cannot write fails here
+            peer = _serving_peer(Peer(store, max_workers=options.max_workers,
+                                      lease_timeout=options.lease_timeout,
+                                      executor=options.engine), serve)
         except (StoreError, OSError) as e:
             raise BrokenExecutor(f"the swarm at {where!r} cannot be reached: {e}") from e
         return cls(peer, cache=options.cache)
@@ -94,7 +99,8 @@ class SwarmClient:
         be sent) and before any can settle: ``submitted`` for each, and at once ``finished`` or
         ``failed`` for those stored; the others fire theirs as they settle (see
         :class:`CallFuture`), or never if the store cannot be reached to send them
-        (BrokenExecutor)."""
+        (BrokenExecutor), or cannot be written by this process (ReadOnlyLocation: the calls
+        not stored cannot be sent)."""
         futures: list[Future[Any]] = []
         try:
             stored, sent = self._answer_or_send(calls, futures, retry)
@@ -105,7 +111,10 @@ class SwarmClient:
         except Exception as e:
             for future in futures:
                 future.cancel()  # never to be settled: let close() not wait for it
-            if isinstance(e, OSError):
+            refused = ReadOnlyLocation.of(self.location, e)
+            if refused is not None and refused is not e:
+                raise refused from e
+            if isinstance(e, OSError) and refused is None:
                 raise BrokenExecutor(f"the swarm at {self.location!r} cannot be reached: {e}") from e
             raise
         return futures
@@ -242,6 +251,21 @@ class SwarmClient:
                 pass
         if self.owns_peer:
             self.peer.close(wait=True)
+
+
+def _serving_peer(peer: Peer, serve: bool) -> Peer:
+    """``peer``, serving if ``serve`` and it has workers; where this process may not write the
+    location, a peer in its place that serves nothing: a reader-only member gets the calls
+    stored there, and a ReadOnlyLocation for a call that is not."""
+    if not serve or peer.max_workers == 0:
+        return peer
+    try:
+        peer.serve()  # its first announcement writes
+    except ReadOnlyLocation as refused:
+        peer.close(wait=False)
+        log.warning("pythagoras: %s; this process serves no calls there", refused)
+        return Peer(peer.swarm.store, max_workers=0, lease_timeout=peer.lease_timeout)
+    return peer
 
 
 def make_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], *,

@@ -55,6 +55,7 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any
 
+from ..errors import writing_to
 from ..identity.address import CallAddress
 from ..records.portable import PYTHON
 from ..storage.base import Store
@@ -139,7 +140,8 @@ class Peer:
         """Claim a call that the caller computes in its own thread (a pure function called
         directly): True if this peer now holds the claim, renewed by the heartbeat until the
         block ends and then released; False if another peer holds it (wait for its result)."""
-        claim = self.swarm.claim(address, self.id, started=True)
+        with writing_to(self.swarm.store.location):  # a reader-only member: ReadOnlyLocation
+            claim = self.swarm.claim(address, self.id, started=True)
         if claim is None:
             yield False
             return
@@ -201,9 +203,10 @@ class Peer:
 
     def serve(self) -> None:
         """Serve until :meth:`close` (the worker command). The peer's record is written before
-        this returns, so other peers count its workers from then on."""
+        this returns (other peers count its workers from then on), or ReadOnlyLocation."""
         self.serve_always = True
-        self.swarm.announce(self.id, self._announcement())
+        with writing_to(self.swarm.store.location):
+            self.swarm.announce(self.id, self._announcement())
         with self._wake:
             self._next_beat = time.monotonic() + self.lease_timeout / 3  # just announced
             self._start()

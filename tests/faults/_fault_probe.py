@@ -1,10 +1,12 @@
 """What a caller sees on a swarm folder it can read but not write: ``probe(location)``.
 
-``stock(location)`` first stores the value of ``nap(1, 0.0)`` through the executor and through
-the decorator, while the folder is writable. ``probe`` then tries, on the folder made read-only
-(or not writable by this user), each way of calling: a hit (that value) and a miss (``nap(2)``)
-through a client executor, the decorator called directly and ``sync_parallel``, and opening an
-executor that serves. It returns, for each, the value or what was raised (type, errnos in the
+``stock(location)`` first stores the value of ``nap(1, 0.0)`` through every front-end (the
+executor, the decorator, the joblib backend, ``Memory``), while the folder is writable.
+``probe`` then tries, on the folder made read-only (or not writable by this user), each way of
+calling: a hit (that value) and a miss (``nap(2)``) through a client executor, an executor
+that would serve (the default), the decorator called directly, ``sync_parallel``, the joblib
+backend and ``Memory`` (whose miss, as joblib's, computes the value and warns that it could
+not be stored: ``Memory store``). It returns, for each, the value or what was raised (type, errnos in the
 exception's chain, message), and never lets an exception out.
 
 Run as a script (``python _fault_probe.py LOCATION``) it prints that as one JSON line, so that a
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import _fault_functions as fx
+from joblib import Parallel, delayed, parallel_config
 
-from pythagoras import PythagorasExecutor, SharedStorage_P2P_Cloud
+from pythagoras import Memory, PythagorasExecutor, SharedStorage_P2P_Cloud
 
 TIMEOUT = 30.0
 
@@ -33,11 +37,23 @@ def stock(location: str) -> None:
         assert cloud.add_pure_function(fx.nap)(x=1, seconds=0.0) == fx.answer(1)
     finally:
         cloud.close()
+    assert _joblib(location, [1]) == [fx.answer(1)]
+    assert Memory(location, verbose=0).cache(fx.nap)(1, 0.0) == fx.answer(1)
+
+
+def _joblib(location: str, xs: list[int]) -> list[int]:
+    with parallel_config(backend="pythagoras", location=location, max_workers=1):
+        return list(Parallel(n_jobs=2)(delayed(fx.nap)(x, 0.0) for x in xs))
 
 
 def _outcome(action: Callable[[], Any]) -> dict[str, Any]:
     try:
-        return {"value": action()}
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            value = action()
+        if warned:
+            return {"value": value, "warned": [str(w.message) for w in warned]}
+        return {"value": value}
     except BaseException as error:  # noqa: BLE001 -- what the caller sees is the point
         from _fault_stores import errnos
 
@@ -56,11 +72,19 @@ def probe(location: str) -> dict[str, dict[str, Any]]:
     finally:
         client.shutdown(wait=False, cancel_futures=True)
 
-    def open_serving() -> str:
-        PythagorasExecutor(location, max_workers=1).shutdown(wait=False, cancel_futures=True)
-        return "opened"
-
-    seen["serving executor"] = _outcome(open_serving)
+    serving = PythagorasExecutor(location, max_workers=1)
+    try:
+        seen["serving executor hit"] = _outcome(
+            lambda: serving.submit(fx.nap, 1, 0.0).result(timeout=TIMEOUT))
+        seen["serving executor miss"] = _outcome(
+            lambda: serving.submit(fx.nap, 5, 0.0).result(timeout=TIMEOUT))
+    finally:
+        serving.shutdown(wait=False, cancel_futures=True)
+    seen["joblib hit"] = _outcome(lambda: _joblib(location, [1])[0])
+    seen["joblib miss"] = _outcome(lambda: _joblib(location, [6, 7]))
+    memorized = Memory(location, verbose=0).cache(fx.nap)
+    seen["Memory hit"] = _outcome(lambda: memorized(1, 0.0))
+    seen["Memory store"] = _outcome(lambda: memorized(8, 0.0))  # best effort, as joblib
     cloud = SharedStorage_P2P_Cloud(location, max_workers=1)
     try:
         f = cloud.add_pure_function(fx.nap)
