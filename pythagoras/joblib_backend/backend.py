@@ -35,6 +35,7 @@ from joblib.parallel import BatchedCalls  # type: ignore[import-untyped]
 
 from ..errors import CallTimeout, IdentityError, PythagorasError
 from ..executor import PythagorasExecutor
+from ..storage.credentials import public_options
 from ..storage.signed import Secret
 from ..swarm.call_future import read_from_store
 from ..swarm.client import SwarmClient
@@ -104,15 +105,20 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as its options, but never with the secret or the storage options: a nested
-        backend goes with joblib's tasks, and a task may be written into the folder as a
-        request. A copy finds the secret in its environment, as any peer does, and in a
-        worker of a peer its store options are that peer's. No peer, pool or thread goes with
-        it. An engine goes along only if it can be pickled (a thread pool or a dask client's
-        executor cannot): the copy runs its calls on the default loky pool otherwise."""
+        """Travel as its options, but never with the secret or credentials: a nested backend
+        goes with joblib's tasks, and a task may be written into the folder as a request. It
+        carries whether it is signed and the storage options that may travel
+        (``storage/credentials.py``); a copy takes the secret and credentials of a store open
+        where it lands on the same location (in a worker of a peer, the peer's), else of its
+        environment, as any peer does, and refuses to open a signed swarm without a secret
+        (``SwarmOptions.arrived``). No peer, pool or thread goes with it. An engine goes along
+        only if it can be pickled (a thread pool or a dask client's executor cannot): the copy
+        runs its calls on the default loky pool otherwise."""
         o = self.options
         options = {"location": o.location, "max_workers": o.max_workers, "cache": o.cache,
-                   "lease_timeout": o.lease_timeout, "progress": self.progress}
+                   "lease_timeout": o.lease_timeout, "progress": self.progress,
+                   "signed": o.secret is not None,
+                   "storage_options": public_options(o.storage_options)}
         return _rebuild, (options, self.nesting_level, self.inner_max_num_threads,
                           self.backend_kwargs, _if_picklable(o.engine))
 
@@ -344,9 +350,18 @@ class InJoblibConfig:
 def _rebuild(options: dict[str, Any], nesting_level: int | None,
              inner_max_num_threads: int | None, backend_kwargs: dict[str, Any],
              engine: Executor | None = None) -> PythagorasBackend:
-    return PythagorasBackend(**options, nesting_level=nesting_level,
-                             inner_max_num_threads=inner_max_num_threads, engine=engine,
-                             **backend_kwargs)
+    options = dict(options)
+    signed = bool(options.pop("signed", False))
+    progress = options.pop("progress")
+    backend = PythagorasBackend(**options, progress=progress, nesting_level=nesting_level,
+                                inner_max_num_threads=inner_max_num_threads, engine=engine,
+                                **backend_kwargs)
+    o = backend.options  # the secret and credentials this process has (checked just above)
+    backend.options = SwarmOptions.arrived(
+        o.location, signed=signed, storage_options=o.storage_options,
+        max_workers=o.max_workers, lease_timeout=o.lease_timeout, engine=o.engine,
+        cache=o.cache)
+    return backend
 
 
 def _if_picklable(engine: Executor | None) -> Executor | None:

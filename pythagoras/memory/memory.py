@@ -20,6 +20,7 @@ from typing import Any, Literal, overload
 
 from ..errors import PythagorasError
 from ..storage.base import Store
+from ..storage.credentials import public_options
 from ..storage.local import LocalFolderStore
 from ..storage.signed import Secret
 from ..swarm.options import SwarmOptions
@@ -32,7 +33,7 @@ from .cached import (
 )
 from .limits import calls_to_delete
 from .messages import log
-from .shelf import Shelf
+from .shelf import Shelf, travelling
 
 __all__ = ["Memory", "UnknownBackend", "expires_after"]
 
@@ -207,8 +208,13 @@ class Memory:
         return f"{type(self).__name__}(location={None if store is None else store.location})"
 
     def __getstate__(self) -> dict[str, Any]:
+        """As joblib's, but never with a secret or credentials: the shelf travels as its
+        location, public options and whether it is signed (``Shelf``), and so do these."""
         state = self.__dict__.copy()
         state["timestamp"] = None  # as joblib: a pickled Memory (and its hash) is the same whenever made
+        state["backend_options"] = public_options(self.backend_options) or {}
+        if isinstance(self.location, Store):
+            state["location"] = travelling(self.location)
         return state
 
 

@@ -26,7 +26,12 @@ from ..records.frames import frame, report_corrupt, unframe
 from ..records.keys import address_of, metadata_key, metadata_prefix, result_key, results_prefix
 from ..records.results import ResultRecords
 from ..storage.base import Store
+from ..storage.credentials import public_options
+from ..storage.memory import MemoryStore
 from ..storage.plugins import open_store
+from ..storage.signed import SignedStore
+from ..swarm.options import SwarmOptions, secret_on_arrival
+from ..swarm.worker import worker_store
 
 __all__ = ["METADATA", "Shelf", "StoredCall", "metadata_key"]
 
@@ -45,9 +50,12 @@ class StoredCall:
 class Shelf:
     """Memory's view of one store: results by call address, their metadata, their upkeep.
 
-    It pickles as its location and options, so a Memory, a memoized function or a shelved result
-    sent to another process (a joblib worker) opens the same store there; two shelves of one
-    location are equal.
+    It pickles as its location, the storage options that may travel and whether it is signed,
+    never with the secret or credentials (a memoized function called by a script's function
+    travels inside the swarm's records), so a Memory, a memoized function or a shelved result
+    sent to another process (a joblib worker) opens the same store there, with the secret and
+    credentials that process has (:meth:`SwarmOptions.arrived`); two shelves of one location
+    are equal.
     """
 
     def __init__(self, location: str | os.PathLike[str] | Store,
@@ -55,7 +63,6 @@ class Shelf:
                  secret: bytes | None = None) -> None:
         self._location = location
         self._storage_options = dict(storage_options) if storage_options else None
-        self._secret = secret
         self.store = (location if isinstance(location, Store)
                       else open_store(location, storage_options, secret=secret))
         self.results = ResultRecords(self.store)
@@ -152,7 +159,8 @@ class Shelf:
     # -- identity --------------------------------------------------------------------------
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self._location, self._storage_options, self._secret))
+        return (_reopen, (travelling(self.store), public_options(self._storage_options),
+                          isinstance(self.store, SignedStore)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Shelf):
@@ -169,6 +177,21 @@ class Shelf:
         return f"Shelf({self.store.location!r})"
 
 
-def _reopen(location: str | os.PathLike[str] | Store, storage_options: Mapping[str, object] | None,
-            secret: bytes | None) -> Shelf:
-    return Shelf(location, storage_options, secret=secret)
+def travelling(store: Store) -> str | Store:
+    """How a store travels: by its location; an in-memory one (a test's), as itself unsigned."""
+    backing = store.backing
+    return backing if isinstance(backing, MemoryStore) else store.location
+
+
+def _reopen(location: str | Store, storage_options: Mapping[str, object] | None,
+            signed: bool) -> Shelf:
+    """A shelf that arrived here: on the store of this process's peer if this is its worker,
+    else opened with the secret and credentials this process has."""
+    if isinstance(location, Store):
+        key = secret_on_arrival(location.location, signed) if signed else None
+        return Shelf(location if key is None else SignedStore(location, key))
+    nested = worker_store(location)
+    if nested is not None and (isinstance(nested, SignedStore) or not signed):
+        return Shelf(nested)
+    options = SwarmOptions.arrived(location, signed=signed, storage_options=storage_options)
+    return Shelf(location, options.storage_options, secret=options.secret)

@@ -14,9 +14,11 @@ import pluggy
 from ..errors import StoreError
 from . import hookspecs
 from .base import Store
+from .credentials import remember_options
 from .local import LocalFolderStore
 from .location import check_location, create_default
 from .signed import Secret, SignedStore, resolve_secret
+from .swarm_id import refuse_if_signed
 
 __all__ = ["open_store", "others_may_write", "plugin_manager"]
 
@@ -46,7 +48,9 @@ def open_store(
 
     With a swarm secret (``secret``, else ``$PYTHAGORAS_SECRET`` or ``$PYTHAGORAS_SECRET_FILE``)
     every record is signed and checked (:class:`~pythagoras.storage.signed.SignedStore`).
-    Without one, a folder that other users may write to draws a warning, once.
+    Without one, a folder that other users may write to draws a warning, once. Either way,
+    :class:`~pythagoras.storage.swarm_id.SecretMismatch` if the location is a swarm signed
+    with another secret, or a signed one and this process has none.
     """
     if isinstance(location, Store):
         return location
@@ -66,8 +70,11 @@ def open_store(
         )
     key = resolve_secret(secret)
     if key is not None:
-        return SignedStore(store, key)
-    _warn_if_others_may_write(store)
+        store = SignedStore(store, key)
+    else:
+        refuse_if_signed(store)
+        _warn_if_others_may_write(store)
+    remember_options(store.location, storage_options)
     return store
 
 

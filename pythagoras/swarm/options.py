@@ -4,6 +4,13 @@ The executor, the joblib backend, ``Memory`` and the tutorial's cloud each take 
 as keyword arguments; each builds one ``SwarmOptions`` with :meth:`SwarmOptions.of`, so a bad
 value fails in the caller, before anything is written, with the same message whichever
 front-end it was given to.
+
+An object that travels to another process (pickled: it may be written into the location, in a
+request or a function record) carries its location, the storage options that may travel
+(``storage/credentials.py``) and whether it is signed, never the secret nor credentials. Its
+copy is made with :meth:`SwarmOptions.arrived`: the secret and options of a store open in the
+receiving process on the same location, else its environment's; a signed object whose copy
+finds no secret refuses to open (:func:`secret_on_arrival`), rather than reopen unsigned.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+from ..storage.credentials import opened_options
 from ..storage.location import resolve_location
-from ..storage.signed import Secret, resolve_secret
+from ..storage.signed import SECRET_VAR, Secret, SecretMismatch, known_secret, resolve_secret
 from .engines import Engine, engine_key
 
-__all__ = ["SwarmOptions", "engine_argument"]
+__all__ = ["SwarmOptions", "engine_argument", "same_place", "secret_on_arrival"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,18 @@ class SwarmOptions:
         return cls(location, storage_options, resolve_secret(secret), max_workers, lease_timeout,
                    engine, cache)
 
+    @classmethod
+    def arrived(cls, location: str | os.PathLike[str] | None, *, signed: bool,
+                storage_options: Mapping[str, object] | None = None, **options: Any,
+                ) -> SwarmOptions:
+        """The options of an object that arrived in this process (unpickled): its secret and
+        storage options taken here (:func:`secret_on_arrival`, the options a store was opened
+        with here on the same location, else ``storage_options``, the public ones it
+        carried)."""
+        where = same_place(resolve_location(location))
+        return cls.of(location, storage_options=opened_options(where) or storage_options,
+                      secret=secret_on_arrival(where, signed), **options)
+
     def replace(self, **changes: Any) -> SwarmOptions:
         """These options with some changed (and checked again)."""
         return dataclasses.replace(self, **changes)
@@ -80,6 +100,25 @@ class SwarmOptions:
                 None if storage is None else repr(sorted(storage.items())),
                 None if self.secret is None else hashlib.sha256(self.secret).hexdigest(),
                 engine_key(self.engine))
+
+
+def same_place(location: str) -> str:
+    """``location`` as a store names it: a folder by its absolute path, a URL as it is."""
+    return location if "://" in location else os.path.abspath(os.path.expanduser(location))
+
+
+def secret_on_arrival(location: str, signed: bool) -> bytes | None:
+    """The secret of an object that arrived here on ``location`` (a store's name for it): that
+    of a signed store open in this process on it (a peer's, in its worker), else the
+    environment's. :class:`SecretMismatch` if the object was ``signed`` and there is none: a
+    signed object never reopens unsigned."""
+    key = known_secret(location)
+    if key is None and signed:
+        raise SecretMismatch(
+            f"an object of the signed swarm at {location} arrived in this process, which has no "
+            f"secret for it: set {SECRET_VAR} (or PYTHAGORAS_SECRET_FILE) to the swarm's secret "
+            "here. Secrets never travel with objects (docs/trust.md).")
+    return key
 
 
 def engine_argument(engine: Executor | None, executor: Executor | None, *,

@@ -53,9 +53,10 @@ from .requests import Requests
 
 __all__ = ["SwarmStore"]
 
-#: A stale claim that cannot be read (empty, garbled): broken as a claim that never started.
-_UNREADABLE: Final = Claim(CallAddress(BATCH_FUNCTION, BATCH_FUNCTION), "an unknown peer",
-                           nonce="unreadable")
+#: A claim that cannot be read (empty, garbled), stale _EMPTY_GRACE s after a peer first saw it
+#: so (or a lease) whatever its date, is broken as a claim that never started.
+_EMPTY_GRACE: Final = 5.0
+_UNREADABLE: Final = Claim(CallAddress(BATCH_FUNCTION, BATCH_FUNCTION), "an unknown peer", nonce="unreadable")
 
 
 class SwarmStore:
@@ -67,6 +68,7 @@ class SwarmStore:
         self.lease_timeout = lease_timeout
         self.max_attempts = max_attempts
         self.skew = 0.0  # how far this machine's clock runs ahead of the store's, in seconds
+        self._unreadable: dict[str, float] = {}  # claim key -> when this peer first saw it so
         self.functions = FunctionTable(store)
         self.requests = Requests(store, self.functions)
         self._written: dict[str, float] = {}  # claim nonce -> when this peer last wrote it
@@ -221,6 +223,10 @@ class SwarmStore:
         if age is None:
             return None
         stale: Claim | None = self._read(key, CLAIM)
+        if stale is None:  # touching an empty claim must not hold its call for ever
+            now = time.monotonic()
+            if now - self._unreadable.setdefault(key, now) >= min(_EMPTY_GRACE, self.lease_timeout):
+                return _UNREADABLE
         holder = None if stale is None else stale.peer
         if lease_holds(age, holder, self.lease_timeout, self.skew):
             return None

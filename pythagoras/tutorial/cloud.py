@@ -12,7 +12,7 @@ from typing import Any, overload
 from ..records import portable
 from ..storage.base import Store
 from ..storage.plugins import open_store
-from ..storage.signed import Secret
+from ..storage.signed import Secret, SignedStore
 from ..swarm.client import SwarmClient
 from ..swarm.lending import LendingPeer
 from ..swarm.options import SwarmOptions, engine_argument
@@ -64,18 +64,31 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
         with _OPEN_LOCK:
             _OPEN.setdefault(self.store.location, self)
 
+    @property
+    def signed(self) -> bool:
+        """True if this cloud's records are signed (it has the swarm's secret)."""
+        return isinstance(self.store, SignedStore)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Travel as the location and whether it is signed, never with the secret or storage
+        options (``reopened``, where it lands)."""
+        return SharedStorage_P2P_Cloud.reopened, (self.store.location, self.signed)
+
     @classmethod
-    def reopened(cls, location: str) -> SharedStorage_P2P_Cloud:
+    def reopened(cls, location: str, signed: bool = False) -> SharedStorage_P2P_Cloud:
         """The cloud a pure function that arrives by value uses: the one this process has on
         ``location`` (with its options and secret); in a worker of a peer on it, one on the
-        worker's lending peer (``Peer.lending``); else a new one that runs nothing itself."""
+        worker's lending peer (``Peer.lending``); else a new one that runs nothing itself, with
+        the secret this process has (``signed``: :class:`SecretMismatch` if it has none)."""
         with _OPEN_LOCK:
             cloud = _OPEN.get(location)
-        if cloud is not None:
+        if cloud is not None and (cloud.signed or not signed):
             return cloud
         store = worker_store(location)
-        if store is None:
-            return cls(location, max_workers=0)
+        if store is None or (signed and not isinstance(store, SignedStore)):
+            options = SwarmOptions.arrived(location, signed=signed, max_workers=0)
+            return cls(location, max_workers=0, secret=options.secret,
+                       storage_options=options.storage_options)
         cloud = cls.__new__(cls)
         cloud.store, cloud.engine, cloud.max_workers = store, None, 0
         cloud._peer = LendingPeer.of(store)
@@ -134,17 +147,18 @@ class SharedStorage_P2P_Cloud:  # noqa: N801 -- the tutorial's spelling
 
     @staticmethod
     def reopen_function(func: Callable[..., Any], location: str, version: str | None,
-                        identity: bytes | None = None) -> PureFunction:
+                        identity: bytes | None = None, signed: bool = False) -> PureFunction:
         """What a pure function's pickle calls: :func:`reopen` (see ``PureFunction.__reduce__``)."""
-        return reopen(func, location, version, identity)
+        return reopen(func, location, version, identity, signed)
 
 
 def reopen(func: Callable[..., Any], location: str, version: str | None,
-           identity: bytes | None = None) -> PureFunction:
+           identity: bytes | None = None, signed: bool = False) -> PureFunction:
     """A pure function's copy where it arrives (unpickled, or rebuilt from source), on the
-    cloud this process has at ``location`` (:meth:`SharedStorage_P2P_Cloud.reopened`)."""
-    return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location), version=version,
-                        identity=identity)
+    cloud this process has at ``location`` (:meth:`SharedStorage_P2P_Cloud.reopened`); a
+    signed one never on an unsigned cloud."""
+    return PureFunction(func, SharedStorage_P2P_Cloud.reopened(location, signed),
+                        version=version, identity=identity)
 
 
 portable.reopen_pure_functions_with(reopen)  # for functions rebuilt from source

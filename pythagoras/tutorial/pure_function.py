@@ -288,11 +288,13 @@ class PureFunction:
         return self._func, self.cloud.store.location, self._version, self._current_identity()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as :meth:`__pythagoras_portable__`: a pure function that calls another (or
-        itself) reaches the swarm by value, and the copy reaches the same store through the
-        cloud open where it lands (``reopened``). The cloud names the function that makes the
-        copy (:func:`pythagoras.tutorial.cloud.reopen`): this module knows nothing of clouds."""
-        return self.cloud.reopen_function, self.__pythagoras_portable__()
+        """Travel as :meth:`__pythagoras_portable__` and whether the cloud is signed: a pure
+        function that calls another (or itself) reaches the swarm by value, and the copy
+        reaches the same store through the cloud open where it lands (``reopened``), with the
+        secret that process has; a signed one refuses to reopen without one. The cloud names
+        the function that makes the copy (:func:`pythagoras.tutorial.cloud.reopen`): this
+        module knows nothing of clouds."""
+        return self.cloud.reopen_function, (*self.__pythagoras_portable__(), self.cloud.signed)
 
     def __repr__(self) -> str:
         return f"<pure function {self._func.__qualname__} on {self.cloud.store.location}>"

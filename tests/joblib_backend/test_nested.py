@@ -22,6 +22,7 @@ from joblib._parallel_backends import (
 
 from pythagoras.joblib_backend import PythagorasBackend
 from pythagoras.joblib_backend.backend import MAX_SWARM_NESTING, NestedConfig
+from pythagoras.storage.signed import SecretMismatch
 
 SCRIPT = Path(__file__).with_name("_nested_parallel.py")
 DEADLINE = 120.0  # a few seconds when it works; only a deadlock reaches this
@@ -82,10 +83,14 @@ def test_neither_the_secret_nor_the_storage_options_are_pickled(tmp_path: Path,
     for private in (SECRET, STORAGE_OPTIONS["token"]):
         assert private.encode() not in data
         assert private.encode() not in pickle.dumps(backend)
+    # The copy is signed: it takes the secret where it lands, and refuses to open without one.
+    with pytest.raises(SecretMismatch, match="PYTHAGORAS_SECRET"):
+        pickle.loads(data)
+    monkeypatch.setenv("PYTHAGORAS_SECRET", SECRET)
     copy = pickle.loads(data).backend
     assert (copy.location, copy.options.cache, copy.options.lease_timeout, copy.nesting_level) == (
         str(tmp_path), False, 7.0, 1)
-    assert copy.options.secret is None and copy.options.storage_options is None
+    assert copy.options.secret == SECRET.encode() and copy.options.storage_options is None
 
 
 # -- nested Parallel calls in a swarm -----------------------------------------------------------

@@ -24,7 +24,8 @@ from pythagoras.records.frames import MISSING, read_record
 from pythagoras.storage.local import LocalFolderStore
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.storage.plugins import open_store
-from pythagoras.storage.signed import SignedStore
+from pythagoras.storage.signatures import TRAILER
+from pythagoras.storage.signed import SecretMismatch, SignedStore
 from pythagoras.swarm.client import make_call
 from pythagoras.swarm.swarm_store import SwarmStore
 
@@ -61,12 +62,13 @@ def test_records_carry_a_signature_that_binds_their_key(inner: MemoryStore) -> N
     signed = SignedStore(inner, b"secret")
     signed.write("results/f/ab/abcd", b"value")
     raw = inner.read("results/f/ab/abcd")
-    assert raw is not None and raw.startswith(b"value") and len(raw) == len(b"value") + 40
+    assert raw is not None and raw.startswith(b"value") and len(raw) == len(b"value") + TRAILER
     assert signed.read("results/f/ab/abcd") == b"value"
     assert signed.size("results/f/ab/abcd") == 5
 
 
-@pytest.mark.parametrize("forge", ["unsigned", "other-secret", "replayed", "altered", "short"])
+@pytest.mark.parametrize("forge", ["unsigned", "other-secret", "replayed", "other-swarm", "altered",
+                                   "short"])
 def test_a_record_not_signed_by_this_secret_is_refused_and_moved_aside(
     inner: MemoryStore, forge: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -75,7 +77,11 @@ def test_a_record_not_signed_by_this_secret_is_refused_and_moved_aside(
     if forge == "unsigned":
         inner.write(key, b"a pickle that runs code")
     elif forge == "other-secret":
-        SignedStore(inner, b"another secret").write(key, b"value")
+        SignedStore(inner, b"another secret", swarm=signed.swarm).write(key, b"value")
+    elif forge == "other-swarm":  # a valid record of this call, from another swarm's folder
+        other = SignedStore(MemoryStore(), b"secret")  # a swarm of its own: another id
+        other.write(key, b"value")
+        inner.write(key, bytes(other.inner.read(key) or b""))
     elif forge == "replayed":  # a valid record of another call, copied under this one's name
         signed.write("results/f/ab/other", b"value")
         inner.write(key, bytes(inner.read("results/f/ab/other") or b""))
@@ -173,10 +179,9 @@ def test_every_front_end_takes_the_secret_and_they_share_signed_records(tmp_path
     mem = Memory(folder, secret=SECRET, verbose=0)
     assert mem.cache(square)(5) == 25
     assert Memory(folder, secret=SECRET, verbose=0).cache(square).check_call_in_cache(5)
-    # Without the secret, nothing signed is readable: every record is refused.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert not Memory(folder, verbose=0).cache(square).check_call_in_cache(5)
+    # Without the secret, the signed swarm is not opened at all (its records are left alone).
+    with pytest.raises(SecretMismatch, match="PYTHAGORAS_SECRET"):
+        Memory(folder, verbose=0)
 
 
 def lambda_free_square(*, x: int) -> int:

@@ -196,8 +196,8 @@ def test_options_are_checked_once_with_the_front_ends_messages() -> None:
         SwarmOptions.of(engine=object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="secret is empty"):
         SwarmOptions.of(secret="")
-    options = SwarmOptions.of("/tmp/x", secret="s", lease_timeout=5)
-    assert options.secret == b"s" and options.lease_timeout == 5.0 and options.where == "/tmp/x"
+    options = SwarmOptions.of("/tmp/x", secret="s" * 16, lease_timeout=5)
+    assert options.secret == b"s" * 16 and options.lease_timeout == 5.0 and options.where == "/tmp/x"
     assert options.replace(cache=False).key() != options.key()
 
 
