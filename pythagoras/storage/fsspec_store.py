@@ -342,7 +342,7 @@ def open_fsspec_store(location: str, storage_options: dict[str, object]) -> Fssp
         fs, root = fsspec.core.url_to_fs(location, **options)
     except ImportError as e:
         scheme = location.split("://", 1)[0]
-        extra = " (pip install 'pythagoras[s3]')" if scheme in ("s3", "s3a") else ""
+        extra = " (pip install 'pythagoras-swarm[s3]')" if scheme in ("s3", "s3a") else ""
         raise StoreError(f"{location!r} needs an fsspec backend that is not installed{extra}: {e}") \
             from e
     store = FsspecStore(location, fs, root)

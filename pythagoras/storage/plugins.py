@@ -66,7 +66,7 @@ def open_store(
         scheme = text.split("://", 1)[0]
         raise StoreError(
             f"no store plugin serves {text!r}: for {scheme}:// install the package that "
-            f"provides it (for s3://, pip install 'pythagoras[s3]'), or give a folder path"
+            f"provides it (for s3://, pip install 'pythagoras-swarm[s3]'), or give a folder path"
         )
     key = resolve_secret(secret)
     if key is not None:

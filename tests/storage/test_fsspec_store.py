@@ -118,7 +118,7 @@ def test_s3_without_s3fs_names_the_extra_to_install(tmp_path: Any) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("StoreError ")
-    assert "pip install 'pythagoras[s3]'" in out
+    assert "pip install 'pythagoras-swarm[s3]'" in out
 
 
 # -- exclusive create ------------------------------------------------------------------------
