@@ -25,6 +25,7 @@ import stat
 import time
 import weakref
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
@@ -84,6 +85,11 @@ class LocalFolderStore(Store):
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder")
         if isinstance(self._folder.handle, int):
             weakref.finalize(self, os.close, self._folder.handle)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Travel as the folder's path: a descriptor means nothing in another process (its
+        number there is closed, or another file), so the copy opens the folder again."""
+        return type(self), (self.location,)
 
     # -- where a key is -------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -189,6 +192,23 @@ def test_two_stores_on_one_folder_share_their_keys(root: Path) -> None:
     assert peer_b.create("claims/c", b"b") is True
     assert peer_a.create("claims/c", b"a") is False
     assert sorted(peer_a.list("")) == ["claims/c", "results/x"]
+
+
+def test_a_store_pickled_into_another_process_opens_its_folder_again(
+        store: LocalFolderStore, tmp_path: Path) -> None:
+    # The store holds a descriptor of its folder; a copy in another process (a loky or dask
+    # worker) must not use that number, which is closed there or names another file.
+    store.write("results/ab/key", b"written here")
+    pickled = tmp_path / "store.pickle"
+    pickled.write_bytes(pickle.dumps(store))
+    script = ("import pickle, sys; store = pickle.load(open(sys.argv[1], 'rb')); "
+              "store.write('results/ab/other', b'written there'); "
+              "print(bytes(store.read('results/ab/key')).decode())")
+    done = subprocess.run([sys.executable, "-c", script, str(pickled)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "written here"
+    assert store.read("results/ab/other") == b"written there"
 
 
 def test_invalid_keys_do_not_escape_the_root(store: LocalFolderStore, tmp_path: Path) -> None:
