@@ -14,7 +14,8 @@ A location without a marker is new, or was signed before markers existed, or its
 deleted. A few records are read to tell (:func:`found_swarm`): the id of a record signed with
 this secret for a swarm is adopted (a deleted marker is written again, with the same id);
 records signed with another secret make the peer refuse; records signed with this secret but
-without an id (older ones) make a ``legacy`` swarm, where they stay readable. It is JSON, so
+without an id (older ones) make a ``legacy`` swarm, where they stay readable; records not signed
+at all (an unsigned swarm) make the peer refuse too, rather than move the team's records aside. It is JSON, so
 reading it runs no code.
 """
 
@@ -101,7 +102,7 @@ def found_swarm(store: Store, signer: Signer) -> Swarm:
     signed with this secret; else a new id (``legacy`` if some record is signed with this
     secret the older way). :class:`SecretMismatch` if the only signed ones are another
     secret's."""
-    foreign = legacy = False
+    foreign = legacy = unsigned = False
     for key in _sample(store):
         data = store.read(key)
         if not data:
@@ -113,9 +114,17 @@ def found_swarm(store: Store, signer: Signer) -> Swarm:
             return Swarm(said, legacy=legacy)
         foreign = foreign or said is True
         legacy = legacy or said is False
+        unsigned = unsigned or said is None
     if foreign and not legacy:
         raise SecretMismatch(f"the records at {store.location} are signed with another secret "
                              f"than this process's: {_FIX}. Nothing was read or written.")
+    if unsigned and not legacy:
+        raise SecretMismatch(
+            f"the swarm at {store.location} is not signed (its records carry no signature), "
+            "and this process has a secret: it would refuse, and move aside, every record the "
+            "team wrote. Open it without a secret (unset PYTHAGORAS_SECRET and "
+            "PYTHAGORAS_SECRET_FILE), or sign it from now on: `pythagoras clear --all "
+            f"{store.location}`, then open it with the secret. Nothing was read or written.")
     return Swarm(os.urandom(ID_SIZE), legacy=legacy)
 
 

@@ -139,9 +139,9 @@ def test_a_forged_claim_does_not_block_the_call(inner: MemoryStore) -> None:
 
 def test_a_forged_result_is_never_returned_and_status_reports_it(tmp_path: Path) -> None:
     folder = str(tmp_path / "swarm")
-    with PythagorasExecutor(folder, max_workers=1) as unsigned:  # no secret: an outsider
-        assert unsigned.submit(square, 12).result(timeout=TIMEOUT) == 144
-    # The outsider's result for square(12) is a record in the folder, under the call's address.
+    open_store(folder, secret=SECRET)  # the team's swarm, signed from its start
+    # An outsider, without the secret, writes a wrong value under square(12)'s address.
+    SwarmStore(LocalFolderStore(folder)).finish(None, make_call(square, (12,), {}).address, 145)
     assert len(list(LocalFolderStore(folder).list("results/"))) == 1
     with PythagorasExecutor(folder, max_workers=1, secret=SECRET) as ex:
         assert ex.submit(square, 12).result(timeout=TIMEOUT) == 144  # computed again, signed
@@ -154,7 +154,8 @@ def test_a_forged_result_is_never_returned_and_status_reports_it(tmp_path: Path)
 def test_a_forged_request_is_never_run(tmp_path: Path) -> None:
     folder = str(tmp_path / "swarm")
     mark = tmp_path / "mark"
-    outsider = SwarmStore(open_store(folder))
+    open_store(folder, secret=SECRET)  # the team's swarm, signed from its start
+    outsider = SwarmStore(LocalFolderStore(folder))  # no secret: it writes the folder directly
     request = outsider.prepare([make_call(leave_a_mark, (str(mark),), {})], "outsider-1-abc")
     key = outsider.publish(request)
     raw = LocalFolderStore(folder)

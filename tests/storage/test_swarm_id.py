@@ -126,6 +126,16 @@ def test_records_of_another_secret_without_a_marker_are_not_taken_over(tmp_path:
     assert snapshot(Path(folder)) == before  # no marker of the typo's written
 
 
+def test_a_member_with_a_secret_does_not_take_over_an_unsigned_swarm(tmp_path: Path) -> None:
+    folder = str(tmp_path / "swarm")
+    open_store(folder).write(KEY, b"the team's unsigned value")  # a team without a secret
+    before = snapshot(Path(folder))
+    with pytest.raises(SecretMismatch, match="is not signed.*unset PYTHAGORAS_SECRET"):
+        open_store(folder, secret=SECRET)
+    assert snapshot(Path(folder)) == before  # nothing quarantined, no marker written
+    assert open_store(folder).read(KEY) == b"the team's unsigned value"
+
+
 def test_a_damaged_marker_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:
     folder, _ = team_folder(tmp_path)
     Path(folder, MARKER).write_bytes(b"{not json")
