@@ -22,7 +22,9 @@ from typing import Any, Final
 
 from ..identity.address import CallAddress
 from ..records.keys import KINDS, address_of, kind_of, kind_prefix, parse_key
+from ..storage import confined
 from ..storage.base import Store
+from ..storage.local import LocalFolderStore
 from ..swarm.protocol import (
     CLAIM,
     PEER,
@@ -35,7 +37,7 @@ from ..swarm.protocol import (
 from .stand_ins import load_record
 
 __all__ = ["Entry", "Leases", "PeerRecord", "finished_calls", "leases_of", "list_records",
-           "measured_skew", "peer_report", "read_peers"]
+           "measured_skew", "peer_report", "planted_links", "read_peers"]
 
 #: The kinds whose addresses say a call is finished.
 _FINISHED: Final = ("results", "failures")
@@ -63,6 +65,24 @@ def list_records(store: Store) -> dict[str, dict[str, Entry]]:
             if kind is not None:
                 found[kind][key] = Entry(size, age)
     return found
+
+
+def planted_links(store: Store) -> list[str]:
+    """The links (and pipes, devices, sockets) in a local location's folders of records, or in
+    their place: only a writer of the location puts them there, and no peer follows them. The
+    rest of the folder (a location may share it with other files) is not looked at."""
+    backing = store.backing
+    if not isinstance(backing, LocalFolderStore):
+        return []  # an object store has no links
+    root = confined.open_root(backing.location)
+    try:
+        folder = confined.open_folder(root, [], listing=True)
+        try:
+            return sorted(confined.planted(folder, "", frozenset((*KINDS, ".tmp"))))
+        finally:
+            confined.close(folder, root)
+    finally:
+        confined.close(root, -1)
 
 
 def finished_calls(records: dict[str, dict[str, Entry]]) -> set[CallAddress]:

@@ -78,7 +78,16 @@ from ..records.functions import function_name, function_portable, function_pytho
 from ..records.keys import BATCH_FUNCTION, KINDS, address_of, function_key, parse_key
 from ..storage.base import Store
 from ..swarm.protocol import FAILURE, FUNCTION, REQUEST, Failure, Request
-from .listing import Entry, Leases, finished_calls, leases_of, list_records, peer_report, read_peers
+from .listing import (
+    Entry,
+    Leases,
+    finished_calls,
+    leases_of,
+    list_records,
+    peer_report,
+    planted_links,
+    read_peers,
+)
 from .location import open_location
 from .stand_ins import load_record
 from .status_text import format_status
@@ -231,6 +240,8 @@ def status(store: Store, *, lease_timeout: float = 30.0, recent: int = 5,
                           if parsed is not None),
         # Records not loaded: they name code that no record of their kind holds.
         "unreadable": [{"key": key, "why": why} for key, why in sorted(refused.items())],
+        # Links (and pipes, devices) planted among the records: never followed.
+        "links": planted_links(store),
     }
 
 

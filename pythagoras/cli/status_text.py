@@ -67,14 +67,7 @@ def format_status(report: dict[str, Any]) -> str:
                      "a lambda, a closure or code without source)")
     store = report["store"]
     lines.append(f"{'store':<10}{_size(store['bytes'])} in {plural(store['records'], 'record')}")
-    if report["refused"]:
-        lines.append(f"{'refused':<10}{plural(len(report['refused']), 'record')} unsigned or signed "
-                     "with another secret, moved to quarantine/ and never loaded")
-    unreadable = report.get("unreadable", [])
-    if unreadable:
-        lines.append(f"{'unreadable':<10}{plural(len(unreadable), 'record')} not loaded: they "
-                     "name code no record of their kind holds (written by someone else?):")
-        lines += _table([[u["key"], u["why"]] for u in unreadable], pad)
+    lines += _not_loaded(report, pad)
     shown = report["recent_failures"]
     if shown:
         lines.append(f"{'failures':<10}the {len(shown)} most recent of {calls['failed']}:")
@@ -88,3 +81,22 @@ def format_status(report: dict[str, Any]) -> str:
                          f"{_short_type(f['type'])}: {first}"])
         lines += _table(rows, pad)
     return "\n".join(lines)
+
+
+def _not_loaded(report: dict[str, Any], pad: str) -> list[str]:
+    """What others put in the location and this report did not load or follow."""
+    lines = []
+    if report["refused"]:
+        lines.append(f"{'refused':<10}{plural(len(report['refused']), 'record')} unsigned or signed "
+                     "with another secret, moved to quarantine/ and never loaded")
+    unreadable = report.get("unreadable", [])
+    if unreadable:
+        lines.append(f"{'unreadable':<10}{plural(len(unreadable), 'record')} not loaded: they "
+                     "name code no record of their kind holds (written by someone else?):")
+        lines += _table([[u["key"], u["why"]] for u in unreadable], pad)
+    links = report.get("links", [])
+    if links:
+        lines.append(f"{'links':<10}{plural(len(links), 'link')} (or pipes) among the records, "
+                     "never followed: only a writer of the location puts them there:")
+        lines += [f"{pad}{name}" for name in links]
+    return lines

@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from .base import StoredKey, is_debris
 
 __all__ = ["DIR_FD", "Handle", "NotAFolder", "at", "close", "entries", "open_folder",
-           "open_root", "remove_empty_folders", "replace", "is_record", "unlink_quietly", "walk",
-           "write_new"]
+           "open_root", "planted", "remove_empty_folders", "replace", "is_record", "unlink_quietly",
+           "walk", "write_new"]
 
 #: True where names can be opened relative to a folder's descriptor (POSIX).
 DIR_FD = (os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd
@@ -265,5 +265,29 @@ def walk(folder: Handle, base: str, tail: str, weigh: bool) -> Iterator[StoredKe
                 st = entry.stat(follow_symlinks=False) if weigh else None
                 yield StoredKey(base + name, st.st_size if st else 0,
                                 max(0.0, time.time() - st.st_mtime) if st else 0.0)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # deleted, or replaced by a link, since the folder was read
+
+
+def planted(folder: Handle, base: str, names: frozenset[str] | None = None) -> Iterator[str]:
+    """The names below ``folder`` (of ``names`` only, at its own level, if given) that are
+    neither folders nor regular files: links, pipes, devices, sockets, which only a writer of
+    the location puts there. Listed, never followed."""
+    try:
+        found = entries(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in found:
+        if names is not None and entry.name not in names:
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                below = open_folder(folder, [entry.name], listing=True)
+                try:
+                    yield from planted(below, base + entry.name + "/")
+                finally:
+                    close(below, folder)
+            elif not entry.is_file(follow_symlinks=False):
+                yield base + entry.name
         except (FileNotFoundError, NotADirectoryError):
             continue  # deleted, or replaced by a link, since the folder was read

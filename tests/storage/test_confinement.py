@@ -10,6 +10,7 @@ them, and none of their bytes may be copied into the location.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -107,11 +108,12 @@ def test_a_linked_temp_folder_makes_writes_fail_rather_than_go_outside(
 def test_quarantine_renames_inside_the_location_at_mode_600(
         location: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = LocalFolderStore(location)
+    signed = SignedStore(folder, SECRET.encode())  # the team's swarm, signed from its start
     forged = frame(b"R", b"forged " + MARKER)
     folder.write(RESULT, forged)
     inode = os.stat(location / RESULT).st_ino
     with caplog.at_level(logging.WARNING, logger="pythagoras"):
-        assert SignedStore(folder, SECRET.encode()).read(RESULT) is None
+        assert signed.read(RESULT) is None
     [aside] = folder.list("quarantine/")
     assert os.stat(location / aside).st_ino == inode  # the same file, renamed: not a copy
     assert os.stat(location / aside).st_mode & 0o777 == 0o600
@@ -122,10 +124,11 @@ def test_quarantine_renames_inside_the_location_at_mode_600(
 def test_a_linked_quarantine_folder_keeps_the_refused_record_where_it_is(
         location: Path, outside: Outside, caplog: pytest.LogCaptureFixture) -> None:
     folder = LocalFolderStore(location)
+    signed = SignedStore(folder, SECRET.encode())  # the team's swarm, signed from its start
     folder.write(RESULT, frame(b"R", b"forged"))
     link(location, "quarantine/results", outside.folder)
     with caplog.at_level(logging.WARNING, logger="pythagoras"):
-        assert SignedStore(folder, SECRET.encode()).read(RESULT) is None
+        assert signed.read(RESULT) is None
     assert "left where it is" in caplog.text
     assert folder.exists(RESULT)
     outside.check_intact()
@@ -167,6 +170,7 @@ def python_m_pythagoras(*args: str, env: dict[str, str]) -> child_processes.subp
 def test_status_with_a_secret_touches_nothing_outside(
         location: Path, outside: Outside, tmp_path: Path) -> None:
     # A forged claim, to be refused; its quarantine folder, the peers and the functions link out.
+    SignedStore(LocalFolderStore(location), SECRET.encode())  # the team's swarm, signed
     forged = LocalFolderStore(location)
     forged.write(f"claims/{FUNCTION}.{ARGUMENTS}", frame(b"C", b"forged claim"))
     forged.write(f"failures/{'a' * 32}/{ARGUMENTS[:2]}/{ARGUMENTS}", frame(b"E", b"forged"))
@@ -174,10 +178,11 @@ def test_status_with_a_secret_touches_nothing_outside(
     for inside, target in [("peers", outside.folder), ("functions", outside.folder),
                            ("quarantine/claims", elsewhere.folder)]:
         link(location, inside, target)
-    done = child_processes.finish(python_m_pythagoras("status", str(location),
+    done = child_processes.finish(python_m_pythagoras("status", str(location), "--json",
                                                       env={"PYTHAGORAS_SECRET": SECRET}),
                                   timeout=DEADLINE)
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["links"] == ["functions", "peers", "quarantine/claims"]
     outside.check_intact()
     elsewhere.check_intact()
     assert copied_in(location) == []
@@ -188,6 +193,7 @@ def test_a_serving_worker_with_a_secret_touches_nothing_outside(
     # A link at a request's name to a key file; a forged request whose quarantine bucket links
     # to a folder outside (a worker that copied refused records would write there).
     store = LocalFolderStore(location)
+    SignedStore(store, SECRET.encode())  # the team's swarm, signed from its start
     forged = f"requests/5/{FUNCTION}.5{ARGUMENTS[1:]}"
     store.write(forged, frame(b"Q", b"attacker bytes"))
     link(location, f"requests/3/{FUNCTION}.3{ARGUMENTS[1:]}", outside.file("id_rsa"))
