@@ -15,6 +15,7 @@ are then the store's as this machine reads them. A peer on another host is no me
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
@@ -151,12 +152,22 @@ def read_peers(store: Store, keys: Iterable[str], clock: Callable[[], float] = t
 def measured_skew(peers: Iterable[PeerRecord]) -> float:
     """How far this machine's clock runs ahead of the store's, by the freshest record of a peer
     of this host (see the module's docstring); 0 where there is none."""
-    local = [p for p in peers
-             if on_this_host(p.id) and isinstance(p.info.get("seen"), (int, float))]
+    local = [p for p in peers if on_this_host(p.id) and _date(p.info.get("seen")) is not None]
     if not local:
         return 0.0
     freshest = min(local, key=lambda p: p.age)
     return clock_skew(freshest.age, float(freshest.info["seen"]), freshest.read_at)
+
+
+def _date(value: Any) -> float | None:
+    """``value`` as a date, if it is a finite number (a record may hold ``2**2000``, or NaN)."""
+    if not isinstance(value, int | float):
+        return None
+    try:
+        date = float(value)
+    except OverflowError:
+        return None
+    return date if math.isfinite(date) else None
 
 
 def leases_of(peers: Iterable[PeerRecord], lease_timeout: float) -> Leases:

@@ -91,8 +91,9 @@ def _not_loaded(report: dict[str, Any], pad: str) -> list[str]:
                      "with another secret, moved to quarantine/ and never loaded")
     unreadable = report.get("unreadable", [])
     if unreadable:
-        lines.append(f"{'unreadable':<10}{plural(len(unreadable), 'record')} not loaded: they "
-                     "name code no record of their kind holds (written by someone else?):")
+        lines.append(f"{'unreadable':<11}{plural(len(unreadable), 'record')} not loaded: "
+                     "damaged, or naming code no record of their kind holds (written by "
+                     "someone else?):")
         lines += _table([[u["key"], u["why"]] for u in unreadable], pad)
     links = report.get("links", [])
     if links:

@@ -7,7 +7,7 @@ passes through ``Unpickler.find_class``, and :class:`RecordUnpickler`'s answers 
 allow-list, importing nothing:
 
 - builtins' exception classes and the data types without an opcode of their own (``complex``,
-  ``set``, ``frozenset``, ``slice``, ``range``);
+  ``set``, ``frozenset``, ``slice``; not ``range``, whose set would be as large as it says);
 - :class:`~pythagoras.identity.address.CallAddress` and the exceptions of
   :mod:`pythagoras.errors`;
 - the classes the caller names (the swarm's records, which this layer cannot import), by
@@ -36,7 +36,8 @@ from .frames import MOVED_MODULES, MOVED_NAMES, load_value
 __all__ = ["RecordUnpickler", "RefusedRecord", "StandIn", "load_untrusted"]
 
 #: Builtin data types that pickle names as globals (the others have opcodes of their own).
-_DATA: Final = frozenset({"complex", "set", "frozenset", "slice", "range"})
+#: Not ``range``: no record holds one, and ``set(range(2**62))`` is a 60-byte pickle.
+_DATA: Final = frozenset({"complex", "set", "frozenset", "slice"})
 _CODE_OF: Final = ("pythagoras.records.frames", "load_code_of")
 
 

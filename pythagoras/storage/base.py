@@ -26,12 +26,13 @@ DEFAULT_MAX_RECORD_BYTES: Final = 4 * 2**30  # 4 GiB
 #: The most bytes a record may hold, by its key's top folder, checked by a stat before a read
 #: allocates anything: a record over it is refused, as absent, with a warning, so that a huge
 #: (or sparse) file planted in the location costs a peer no memory. Claims, break markers and
-#: peer records are a few hundred bytes, Memory's metadata a line of JSON; a request holds
-#: arguments of up to 64 KiB each (larger ones are values of their own) for one call or a
-#: batch of a few hundred, and a failure an exception and its traceback. Results, values and
+#: peer records are a few hundred bytes, Memory's metadata and a signed swarm's marker
+#: (``swarm.json``) a line of JSON; a request holds arguments of up to 64 KiB each (larger
+#: ones are values of their own) for one call or a batch of a few hundred, and a failure an
+#: exception and its traceback. Results, values and
 #: functions (which may hold data they read by value) take up to ``$PYTHAGORAS_MAX_RECORD_BYTES``.
 RECORD_LIMITS: Final = {"claims": 2**16, "breaks": 2**16, "peers": 2**16, "metadata": 2**16,
-                        "requests": 2**28, "failures": 2**28}
+                        "requests": 2**28, "failures": 2**28, "swarm.json": 2**16}
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*"
 _KEY = re.compile(rf"{_PART}(?:/{_PART})*")

@@ -25,7 +25,6 @@ import stat
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
@@ -75,7 +74,7 @@ class LocalFolderStore(Store):
         super().__init__(root)
         try:
             os.makedirs(root, exist_ok=True)
-            self._folder = _Root(open_root(root), root)
+            self._folder = _Root(root)
         except NotADirectoryError:
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder") \
                 from None
@@ -83,13 +82,6 @@ class LocalFolderStore(Store):
             raise StoreError(f"cannot open the folder {root!r} as a pythagoras store: {e}") from e
         if not os.path.isdir(root):
             raise StoreError(f"{root!r} exists and is not a folder; give pythagoras a folder")
-        if isinstance(self._folder.handle, int):
-            weakref.finalize(self, os.close, self._folder.handle)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Travel as the folder's path: a descriptor means nothing in another process (its
-        number there is closed, or another file), so the copy opens the folder again."""
-        return type(self), (self.location,)
 
     # -- where a key is -------------------------------------------------------------------
 
@@ -346,14 +338,22 @@ class LocalFolderStore(Store):
 
 
 class _Root:
-    """The descriptor of a store's folder, equal for two stores of one folder (a store's
-    fields compare equal after it is pickled and opened again)."""
+    """The descriptor of a store's folder, closed when no store holds it; equal for two
+    stores of one folder (a store's fields compare equal after it is pickled and opened
+    again). Pickled by its path, and opened anew where it is loaded: a descriptor's number
+    means nothing in another process (or names another folder there, where every key would
+    then be read and written), nor here once the store that opened it is gone."""
 
-    __slots__ = ("handle", "path")
+    __slots__ = ("__weakref__", "handle", "path")
 
-    def __init__(self, handle: Handle, path: str) -> None:
-        self.handle = handle
+    def __init__(self, path: str) -> None:
+        self.handle = open_root(path)
         self.path = path
+        if isinstance(self.handle, int):
+            weakref.finalize(self, os.close, self.handle)
+
+    def __reduce__(self) -> tuple[type[_Root], tuple[str]]:
+        return _Root, (self.path,)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Root) and other.path == self.path

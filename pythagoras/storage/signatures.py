@@ -20,7 +20,7 @@ import hashlib
 import hmac
 from typing import Final
 
-__all__ = ["ID_SIZE", "TRAILER", "Signer"]
+__all__ = ["ID_SIZE", "TRAILER", "Signer", "is_signed"]
 
 _V1: Final = b"PYTGSIG1"
 _V2: Final = b"PYTGSIG2"
@@ -105,6 +105,12 @@ class Signer:
         mac.update(b"\0")
         mac.update(body)
         return mac.digest()
+
+
+def is_signed(data: Data) -> bool:
+    """True if ``data`` ends with a signature's trailer (of any secret, valid or not): a
+    record of a signed swarm."""
+    return _trailer(data)[0] != 0
 
 
 def _trailer(data: Data) -> tuple[int, int]:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..errors import PythagorasError, StoreError
-from .base import Store
-from .signatures import ID_SIZE, Signer
+from .base import RECORD_LIMITS, Store
+from .signatures import ID_SIZE, Signer, is_signed
 
 __all__ = ["MARKER", "SecretMismatch", "Swarm", "open_swarm", "refuse_if_signed"]
 
@@ -67,10 +67,21 @@ class Swarm:
 
 def refuse_if_signed(store: Store) -> None:
     """Raise :class:`SecretMismatch` if ``store``'s location is a signed swarm: a peer without
-    the secret would refuse every record (and overwrite them)."""
+    the secret would read every record as corrupt (and overwrite it).
+
+    Told by the marker, else by a few records: a marker deleted (or not yet brought by a sync
+    service, or replaced by a link) leaves the team's records signed all the same. On a remote
+    store, whose listings are of every key, by the marker alone."""
     if _read_marker(store) is not None:
         raise SecretMismatch(f"the swarm at {store.location} is signed ({MARKER}), and this "
                              f"process has no secret: {_FIX}. Nothing was read or written.")
+    if store.remote:  # a listing there is of every key: the marker alone tells
+        return
+    for key in _sample(store, per_prefix=1):
+        if is_signed(store.read(key) or b""):
+            raise SecretMismatch(
+                f"the records at {store.location} are signed ({key}, and {MARKER} is missing), "
+                f"and this process has no secret: {_FIX}. Nothing was written.")
 
 
 def open_swarm(store: Store, signer: Signer) -> Swarm:
@@ -86,8 +97,12 @@ def open_swarm(store: Store, signer: Signer) -> Swarm:
             log.info("pythagoras: could not write %s at %s: %s", MARKER, store.location, e)
             return created
         found = _read_marker(store)  # another peer created it first: the one of the swarm
-        if found is None:
-            raise StoreError(f"{store.location}/{MARKER} vanished while it was opened: open again")
+        if found is None:  # a link, a folder, a pipe, a huge file: never followed nor read
+            raise StoreError(
+                f"{store.location}/{MARKER} is not a file a peer wrote (a link, a folder, a pipe "
+                f"or over {RECORD_LIMITS[MARKER]} bytes), or it vanished while it was opened: "
+                "delete it and open the swarm again with its secret (its id is recovered from "
+                "its records)")
     swarm, check = found
     if not hmac.compare_digest(check, signer.check_value(swarm.id, swarm.legacy)):
         raise SecretMismatch(
@@ -128,7 +143,7 @@ def found_swarm(store: Store, signer: Signer) -> Swarm:
     return Swarm(os.urandom(ID_SIZE), legacy=legacy)
 
 
-def _sample(store: Store) -> list[str]:
+def _sample(store: Store, per_prefix: int = _PER_PREFIX) -> list[str]:
     keys: list[str] = []
     for prefix in _SAMPLED:
         taken = 0
@@ -137,7 +152,7 @@ def _sample(store: Store) -> list[str]:
             if size is not None and size <= _LARGEST:
                 keys.append(key)
                 taken += 1
-                if taken == _PER_PREFIX:
+                if taken == per_prefix:
                     break
     return keys
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -78,10 +79,21 @@ class FolderWatch:
         self.add(parts)
 
     def add(self, parts: Iterable[str]) -> None:
-        """Watch these parts too (each watched part costs the watcher work per record)."""
+        """Watch these parts too (each watched part costs the watcher work per record). A part
+        that is a link is not watched (polling finds its records, which the store reads as
+        absent): the watcher would follow it, and walk and watch every folder below its
+        target, outside the location (``results -> /`` would walk the whole disk)."""
         for part in sorted(set(parts) - self.parts):
             folder = os.path.join(self._prefix, part)
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                pass
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                log.warning("pythagoras: %s is a link or a file, not a folder: not watched, "
+                            "never followed; remove it", folder)
+                self.parts.add(part)  # nothing there is read: as good as watched
+                continue
             self._observer.schedule(self._handler, folder, recursive=True, event_filter=self._filter)
             self.parts.add(part)
 

@@ -25,7 +25,7 @@ import pytest
 from pythagoras import PythagorasExecutor
 from pythagoras.records.frames import PYTHON, dump_value, frame, load_code_of
 from pythagoras.records.keys import BATCH_FUNCTION
-from pythagoras.swarm.protocol import CLAIM, FAILURE, FUNCTION, PEER, REQUEST
+from pythagoras.swarm.protocol import _HOST, CLAIM, FAILURE, FUNCTION, PEER, REQUEST
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -164,3 +164,40 @@ def test_a_peer_record_of_other_values_is_shown_as_far_as_it_can_be(
     assert result.returncode == 0, result.stderr
     peer = next(p for p in json.loads(result.stdout)["peers"] if p["id"] == "odd-2-abcdef")
     assert peer["pid"] == 2 and peer["workers"] is None and peer["host"] == "odd"
+
+
+class Call:
+    """Pickles as ``func(*args)``."""
+
+    def __init__(self, func: Any, *args: Any) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.func, self.args
+
+
+#: ``python -m pythagoras`` with its address space capped: a run that tries to build what a
+#: record names fails with MemoryError, rather than take the machine's memory.
+CAPPED = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+          "sys.argv[0] = 'pythagoras'; runpy.run_module('pythagoras', run_name='__main__')")
+
+
+def test_status_builds_nothing_as_large_as_a_record_says_and_survives_odd_peers(
+        swarm: Path, tmp_path: Path) -> None:
+    """A 99-byte claim of ``set(range(2**40))`` made ``status`` take all the memory it could
+    (here, capped: MemoryError); a peer record of this host whose date is ``2**2000`` made it
+    fail with OverflowError. Now the claim is unreadable (it names a range) and the peer is
+    shown, its date not taken for a clock."""
+    folder = tmp_path / "swarm"
+    shutil.copytree(swarm, folder)
+    claim = f"claims/{FUNCTION_ID}.{ARGUMENTS}"
+    plant(folder, claim, CLAIM, Call(set, range(2**40)))
+    plant(folder, f"peers/{_HOST}-7-abcdef", PEER, {"host": "here", "seen": 2**2000, "pid": 7})
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHAGORAS_LOCATION"}
+    result = child_processes.run(["-c", CAPPED, "status", str(folder), "--json"], cwd=tmp_path,
+                                 env=environment, timeout=DEADLINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    why = {u["key"]: u["why"] for u in report["unreadable"]}[claim]
+    assert "range" in why and "MemoryError" not in why, why
+    assert any(p["id"] == f"{_HOST}-7-abcdef" and p["pid"] == 7 for p in report["peers"])

@@ -95,7 +95,7 @@ def test_a_value_of_code_is_read_inside_by_the_same_rules(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("name", ["eval", "exec", "getattr", "__import__", "open", "setattr",
-                                  "compile", "breakpoint", "type", "object"])
+                                  "compile", "breakpoint", "type", "object", "range"])
 def test_builtins_allowed_are_exceptions_and_data_only(name: str) -> None:
     # STACK_GLOBAL of builtins.<name>
     data = raw(b"\x80\x04\x8c\x08builtins\x94\x8c" + bytes([len(name)]) + name.encode()
@@ -121,3 +121,24 @@ def test_an_old_module_name_is_allowed_where_it_moved() -> None:
     stream = pickle.dumps(claim, protocol=2).replace(b"pythagoras.swarm.protocol",
                                                      b"pythagoras.protocol")
     assert load_untrusted(raw(stream), STRICT) == claim
+
+
+class SetOf:
+    """Pickles as ``kind(range(stop))``: a set built from a range costs memory for each of its
+    items, and a 64-byte record can name a range of 2**62."""
+
+    def __init__(self, kind: type, stop: int) -> None:
+        self.kind, self.stop = kind, stop
+
+    def __reduce__(self) -> tuple[Any, tuple[range]]:
+        return self.kind, (range(self.stop),)
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_no_record_builds_a_set_of_a_range(kind: type) -> None:
+    """A range is not loaded (no record holds one), so no set can be made as large as an
+    attacker names: ``status`` ran out of memory on a 99-byte claim of ``set(range(2**40))``."""
+    with pytest.raises(RefusedRecord, match=r"\.range"):
+        load_untrusted(payload(SetOf(kind, 3)), STRICT)
+    with pytest.raises(TypeError, match="not iterable"):  # a stand-in holds no items
+        load_untrusted(payload(SetOf(kind, 2**62)), LENIENT)

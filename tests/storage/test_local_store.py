@@ -346,3 +346,59 @@ def test_bulk_delete_removes_the_folders_it_emptied_and_keeps_others(
     assert sorted(p.name for p in (root / "results" / "f").iterdir()) == ["cd"]
     store.delete_many(["results/f/cd/two"])
     assert sorted(p.name for p in root.iterdir()) == []
+
+
+# -- a store that travels ------------------------------------------------------------------------
+
+#: A process that has other folders open under low descriptor numbers (as any process may),
+#: then loads a pickled store from its stdin, reads a record and writes one.
+_LOADER = """
+import base64, os, pickle, sys
+held = [os.open(sys.argv[1], os.O_RDONLY) for _ in range(8)]
+store = pickle.loads(base64.b64decode(sys.stdin.read()))
+print(store.read("results/f/ab/abcd"))
+store.write("results/f/ab/new", b"written there")
+"""
+
+
+def test_a_pickled_store_opens_its_folder_again_where_it_is_loaded(tmp_path: Path) -> None:
+    """A store travels to a pool's workers pickled. It carried the number of its folder's
+    descriptor, which in another process names nothing, or another folder: the worker read
+    no record and wrote into that folder, outside the location."""
+    import base64
+    import pickle
+    import sys
+
+    import child_processes
+
+    store = LocalFolderStore(tmp_path / "swarm")
+    store.write("results/f/ab/abcd", b"the value")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = child_processes.run_command(
+        [sys.executable, "-c", _LOADER, str(elsewhere)], timeout=60,
+        input=base64.b64encode(pickle.dumps(store)).decode())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bytearray(b'the value')"
+    assert store.read("results/f/ab/new") == b"written there"
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_copy_outlives_the_store_it_was_made_from(tmp_path: Path) -> None:
+    """A store loaded in the process that pickled it keeps working once the first is gone
+    (its descriptor was closed with the first, and its number given to the next open)."""
+    import gc
+    import pickle
+
+    store = LocalFolderStore(tmp_path / "swarm")
+    store.write("results/f/ab/abcd", b"the value")
+    copy = pickle.loads(pickle.dumps(store))
+    del store
+    gc.collect()
+    reused = os.open(tmp_path, os.O_RDONLY)  # takes the freed number, if it was freed
+    try:
+        assert copy.read("results/f/ab/abcd") == b"the value"
+        copy.write("results/f/ab/new", b"new")
+        assert not (tmp_path / "results").exists()
+    finally:
+        os.close(reused)

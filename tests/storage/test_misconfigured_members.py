@@ -87,3 +87,23 @@ def run_cli(args: list[str], secret: str | None) -> subprocess.CompletedProcess[
 
 def square(x: int) -> int:
     return x * x
+
+
+def test_a_member_without_the_secret_refuses_also_when_the_marker_was_deleted(
+    tmp_path: Path, executions: Callable[[], list[Any]]
+) -> None:
+    """The marker deleted (by a writer without the secret, or not yet synced to a new machine):
+    the team's records still say that the swarm is signed. Before, the member without the
+    secret read them as corrupt and overwrote them (4 executions), and the team ran all 4 again."""
+    folder = tmp_path / "swarm"
+    assert run(folder, TEAM, executions)[::2] == (0, 4)
+    (folder / "swarm.json").unlink()
+    records = {p: p.read_bytes() for p in folder.rglob("*")
+               if p.is_file() and "peers" not in p.relative_to(folder).parts}
+    code, err, ran = run(folder, None, executions)
+    assert code != 0 and ran == 0
+    assert "SecretMismatch" in err and "are signed" in err and "PYTHAGORAS_SECRET" in err, err
+    for path, data in records.items():
+        assert path.read_bytes() == data, path
+    code, err, ran = run(folder, TEAM, executions)
+    assert (code, ran) == (0, 0), err[-3000:]

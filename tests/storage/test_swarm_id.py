@@ -29,8 +29,10 @@ KEY = "results/f/ab/abcd"
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    """Every file under ``folder`` with its bytes (a huge one by its size), links not followed."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.stat().st_size < 1 << 20
+            else str(p.stat().st_size).encode()
+            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
 
 
 def team_folder(tmp_path: Path) -> tuple[str, SignedStore]:
@@ -187,3 +189,71 @@ def test_a_signed_store_over_memory_has_its_own_marker() -> None:
     SignedStore(inner, SECRET)
     with pytest.raises(SecretMismatch):
         SignedStore(inner, TYPO)
+
+
+# -- the marker gone, or something else in its place -------------------------------------------
+
+
+def replace_marker(folder: str, what: str, outside: Path) -> None:
+    """What an attacker without the secret (or a sync service that has not yet brought the
+    marker to a new machine) leaves at ``swarm.json``."""
+    marker = Path(folder, MARKER)
+    marker.unlink()
+    if what == "link":
+        outside.write_bytes(marker_of_another_swarm())
+        marker.symlink_to(outside)
+    elif what == "folder":
+        marker.mkdir()
+    elif what == "fifo":
+        os.mkfifo(marker)
+    elif what == "huge":
+        with open(marker, "wb") as sparse:
+            sparse.truncate(1 << 30)  # free to make: a read of it would cost a GiB
+
+
+def marker_of_another_swarm() -> bytes:
+    return json.dumps({"pythagoras": "swarm", "signed": True, "id": "00" * 16,
+                       "legacy": False, "check": "00" * 32}).encode()
+
+
+@pytest.mark.parametrize("what", ["deleted", "link", "folder", "fifo", "huge"])
+def test_a_member_without_the_secret_refuses_a_signed_swarm_whose_marker_is_gone(
+    tmp_path: Path, what: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The team's records say the swarm is signed: a member without the secret refuses to
+    open it, rather than read them as corrupt and overwrite them unsigned (before: it did)."""
+    monkeypatch.delenv("PYTHAGORAS_SECRET", raising=False)
+    monkeypatch.delenv("PYTHAGORAS_SECRET_FILE", raising=False)
+    folder, _ = team_folder(tmp_path)
+    replace_marker(folder, what, tmp_path / "outside.json")
+    before = snapshot(Path(folder))
+    with pytest.raises(SecretMismatch, match="records .* are signed.*PYTHAGORAS_SECRET"):
+        open_store(folder)
+    assert snapshot(Path(folder)) == before
+
+
+def test_an_unsigned_swarm_opens_without_a_secret(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTHAGORAS_SECRET", raising=False)
+    monkeypatch.delenv("PYTHAGORAS_SECRET_FILE", raising=False)
+    folder = str(tmp_path / "swarm")
+    open_store(folder).write(KEY, b"an unsigned value")
+    assert open_store(folder).read(KEY) == b"an unsigned value"
+
+
+@pytest.mark.parametrize("what", ["link", "folder", "fifo", "huge"])
+def test_the_team_refuses_what_is_not_a_marker_at_its_name_and_says_what_to_do(
+    tmp_path: Path, what: str
+) -> None:
+    """Something that no peer wrote at ``swarm.json`` is neither followed nor read whole (a
+    link, a pipe, a 1 GiB sparse file): the team is told to delete it (before: a sparse one
+    cost each peer 2 GiB of memory, the others "vanished while it was opened")."""
+    folder, _ = team_folder(tmp_path)
+    outside = tmp_path / "outside.json"
+    replace_marker(folder, what, outside)
+    before = snapshot(Path(folder))
+    with pytest.raises(StoreError, match=f"{MARKER} .*not a file a peer wrote.*delete it"):
+        open_store(folder, secret=SECRET)
+    assert snapshot(Path(folder)) == before
+    if what == "link":
+        assert outside.read_bytes() == marker_of_another_swarm()
