@@ -39,6 +39,9 @@ __all__ = ["RecordUnpickler", "RefusedRecord", "StandIn", "load_untrusted"]
 #: Not ``range``: no record holds one, and ``set(range(2**62))`` is a 60-byte pickle.
 _DATA: Final = frozenset({"complex", "set", "frozenset", "slice"})
 _CODE_OF: Final = ("pythagoras.records.frames", "load_code_of")
+#: Where tblib's pickling support (which dask's ``distributed`` installs in every process that
+#: imports it) sends an exception: the exception is rebuilt here from its allowed class alone.
+_TBLIB: Final = "tblib.pickling_support"
 
 
 class RefusedRecord(pickle.UnpicklingError):
@@ -107,6 +110,8 @@ class RecordUnpickler(pickle.Unpickler):
             return found
         if (module, name) == _CODE_OF:
             return self._code_of
+        if module == _TBLIB and name in _TBLIB_LOADERS:
+            return _TBLIB_LOADERS[name]
         if not self.stand_ins:
             raise RefusedRecord(f"it names {module}.{name}")
         return _stand_in(module, name)
@@ -116,6 +121,29 @@ class RecordUnpickler(pickle.Unpickler):
         if not isinstance(stream, bytes | bytearray):
             raise RefusedRecord("a value of code holds no stream")
         return type(self)(io.BytesIO(stream)).load()
+
+
+def _tblib_exception(func: Any, args: Any, *rest: Any) -> Any:
+    """tblib's ``unpickle_exception``: the exception, from a class the unpickler allowed (its
+    cause, context and traceback are dropped)."""
+    return func(*args)
+
+
+def _tblib_exception_with_attrs(func: Any, attrs: Any, *rest: Any) -> Any:
+    """tblib's ``unpickle_exception_with_attrs``: as :func:`_tblib_exception`, its attributes
+    set (an exception's, or a stand-in's: data only)."""
+    args = rest[5] if len(rest) > 5 and isinstance(rest[5], tuple) else ()
+    inst = func.__new__(func, *args)
+    if isinstance(attrs, dict):
+        for key, value in attrs.items():
+            if isinstance(key, str) and not key.startswith("__"):
+                setattr(inst, key, value)
+    return inst
+
+
+_TBLIB_LOADERS: Final = {"unpickle_exception": _tblib_exception,
+                         "unpickle_exception_with_attrs": _tblib_exception_with_attrs,
+                         "unpickle_traceback": lambda *args: None}
 
 
 def load_untrusted(payload: bytes | bytearray | memoryview,

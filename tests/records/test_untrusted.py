@@ -10,6 +10,8 @@ from __future__ import annotations
 import copyreg
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,37 @@ def test_no_record_builds_a_set_of_a_range(kind: type) -> None:
         load_untrusted(payload(SetOf(kind, 3)), STRICT)
     with pytest.raises(TypeError, match="not iterable"):  # a stand-in holds no items
         load_untrusted(payload(SetOf(kind, 2**62)), LENIENT)
+
+
+TBLIB_PICKLER = """
+import pickle, sys
+import tblib.pickling_support
+tblib.pickling_support.install()
+class Kept(ValueError):
+    def __init__(self, message):
+        super().__init__(message)
+        self.detail = "kept"
+try:
+    try:
+        1 / 0
+    except ZeroDivisionError as cause:
+        raise ValueError("bad value") from cause
+except ValueError as e:
+    first = e
+second = Kept("with attributes")
+sys.stdout.buffer.write(pickle.dumps([first, second]))
+"""
+
+
+def test_exceptions_pickled_by_tblib_load_without_it(tmp_path: Path) -> None:
+    # dask's distributed installs tblib's pickling support in every process that imports it:
+    # a failure written there names tblib's functions, which status must read all the same.
+    pytest.importorskip("tblib")
+    done = subprocess.run([sys.executable, "-c", TBLIB_PICKLER], capture_output=True,
+                          timeout=60, check=True)
+    assert b"tblib" in done.stdout
+    first, second = load_untrusted(raw(done.stdout), LENIENT)
+    assert type(first) is ValueError and str(first) == "bad value"
+    assert isinstance(second, StandIn) and second.detail == "kept"
+    with pytest.raises(RefusedRecord):  # classes no record of its kind holds (Frame, Kept)
+        load_untrusted(raw(done.stdout), STRICT)
