@@ -26,7 +26,7 @@ __all__ = ["PUBLIC_OPTIONS", "opened_options", "public_options", "remember_optio
 
 #: Storage options that may travel: where the store is and how to talk to it.
 PUBLIC_OPTIONS: Final = frozenset({
-    "anon", "endpoint_url", "region_name", "use_ssl", "requester_pays", "version_aware",
+    "anon", "endpoint_url", "region_name", "use_ssl", "requester_pays", "version_aware", "profile",
     "default_block_size", "default_cache_type", "default_fill_cache", "project", "account_name",
     "use_listings_cache", "skip_instance_cache",
 })

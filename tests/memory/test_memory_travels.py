@@ -64,6 +64,8 @@ def test_only_harmless_storage_options_travel() -> None:
         "anon": False, "endpoint_url": "http://127.0.0.1:9000",
         "client_kwargs": {"endpoint_url": "http://x", "region_name": "eu-west-1"}}
     assert public_options({"key": "k"}) is None
+    # A profile names credentials the receiver keeps in its own ~/.aws: it may travel.
+    assert public_options({"profile": "team", "key": "k"}) == {"profile": "team"}
 
 
 def test_a_memorys_storage_options_travel_as_the_harmless_ones() -> None:
