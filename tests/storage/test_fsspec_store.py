@@ -23,7 +23,7 @@ from pythagoras.storage.plugins import open_store
 
 
 def open_fsspec(url: str, options: dict[str, Any] | None = None) -> FsspecStore:
-    store = open_store(url, options)
+    store = open_store(url, options, cache_dir=False)  # the store itself, without its tier
     assert type(store) is FsspecStore
     return store
 
