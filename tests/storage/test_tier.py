@@ -154,6 +154,21 @@ def test_a_deleted_record_is_not_served_from_the_tier(s3_tiered: TieredStore) ->
     assert copies(Path(s3_tiered.cache.location)) == set()
 
 
+@pytest.mark.timeout(120)
+def test_pythagoras_clear_drops_the_copies_too(s3: S3Location, tmp_path: Path) -> None:
+    env = child_processes.environment(**{CACHE_DIR_VAR: str(tmp_path)})
+    store = open_store(s3.url, s3.storage_options, cache_dir=tmp_path)  # as the CLI opens it
+    assert isinstance(store, TieredStore)
+    ResultRecords(store).publish(ADDRESS, "kept here")
+    assert copies(Path(store.cache.location)) == {result_key(ADDRESS)}
+    done = child_processes.run(["-m", "pythagoras", "clear", s3.url, "--all", "--yes",
+                                "--storage-options", json.dumps(s3.storage_options)],
+                               timeout=100, env=env)
+    assert done.returncode == 0, done.stderr
+    assert copies(Path(store.cache.location)) == set()
+    assert ResultRecords(store).lookup(ADDRESS) is MISSING
+
+
 def test_a_corrupt_result_replaced_is_served_fresh(s3: S3Location, tmp_path: Path) -> None:
     other_peer = open_store(s3.url, s3.storage_options, cache_dir=False)
     other_peer.write(result_key(ADDRESS), b"torn by a crashed writer")
