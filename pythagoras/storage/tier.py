@@ -65,6 +65,8 @@ CACHED_KINDS: Final = frozenset({"results", "values", "functions"})
 TOUCH_INTERVAL: Final = 60.0
 _MAX_TOUCHED = 100_000  # hits remembered per process before the memory is cleared
 _LOW_WATER = 0.75  # an eviction deletes down to this fraction of the bound
+# Date a copy, never what a link in its place points to (where the system can tell them apart).
+_UTIME_FOLLOWS = os.utime not in os.supports_follow_symlinks
 
 
 def is_cached(key: str) -> bool:
@@ -130,7 +132,8 @@ class TieredStore(Store):
             self._touched.clear()
         self._touched[key] = now
         try:
-            os.utime(os.path.join(self.cache.location, *key.split("/")), follow_symlinks=False)
+            os.utime(os.path.join(self.cache.location, *key.split("/")),
+                     follow_symlinks=_UTIME_FOLLOWS)
         except OSError:  # evicted meanwhile, by another process
             pass
 
@@ -145,7 +148,7 @@ class TieredStore(Store):
         except (OSError, StoreError):  # evicted folders, a full disk: go without
             self._drop([key])
             return
-        self._touched.pop(key, None)
+        self._touched[key] = time.monotonic()  # just written: dated now, no need to date it again
         self._account(len(data))
 
     def _drop(self, keys: list[str]) -> None:

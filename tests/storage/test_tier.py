@@ -205,6 +205,7 @@ def test_the_bound_evicts_the_least_recently_used(tmp_path: Path) -> None:
     long_ago = time.time() - 3600
     for i, key in enumerate(keys):  # kept an hour ago, k0 first: k0 is the oldest
         os.utime(folder / key, (long_ago + i, long_ago + i))
+    store = tiered(remote, folder, max_bytes=10_000)  # a process started since
     assert store.read(keys[0]) == b"x" * 1000  # a hit: k0 is now the most recently used
     store.write("results/f/ab/new", b"y" * 3000)  # 11,000 bytes: over the bound
     kept = copies(folder)
