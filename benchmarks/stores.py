@@ -21,6 +21,7 @@ record kind and status (the notes). An S3 peer polls about once a second when id
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 import sys
@@ -166,6 +167,8 @@ def measure(root: Path, **p: Any) -> Result:
     sys.path.insert(0, str(REPO / "tests"))  # the tests' moto server; there is no tests package
     from s3_server import MotoServer  # type: ignore[import-not-found]
 
+    # A remote store's local tier (storage/tier.py) keeps its copies in the run's folder.
+    os.environ.setdefault("PYTHAGORAS_CACHE_DIR", str(root / "tier"))
     server = MotoServer(root / "moto_server.log")
     memory_root = f"pythagoras-bench-{secrets.token_hex(6)}"
     try:

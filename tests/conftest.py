@@ -4,6 +4,7 @@ no ``tests/__init__.py``), so ``execution_log`` imports here, and in the workers
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,21 @@ from typing import Any
 import execution_log
 import pytest
 from s3_server import MotoServer, S3Location
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_tier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Remote stores keep their local copies (``storage/tier.py``) in a folder of the session,
+    not the user's cache directory; processes the tests start inherit it."""
+    before = os.environ.get("PYTHAGORAS_CACHE_DIR")
+    os.environ["PYTHAGORAS_CACHE_DIR"] = str(tmp_path_factory.mktemp("tier"))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHAGORAS_CACHE_DIR", None)
+        else:
+            os.environ["PYTHAGORAS_CACHE_DIR"] = before
 
 
 @pytest.fixture

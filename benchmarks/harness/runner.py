@@ -35,7 +35,7 @@ from .report import RESULTS, loadavg, machine, print_table, write
 
 #: The figures in the order a full run measures them: cheap ones first.
 FIGURES = ("memo", "records", "executor", "joblib_backend", "engines", "swarm", "peers", "composition",
-           "stores")
+           "stores", "tier")
 
 
 def describe(name: str) -> str:

@@ -19,6 +19,7 @@ from .local import LocalFolderStore
 from .location import check_location, create_default
 from .signed import Secret, SignedStore, resolve_secret
 from .swarm_id import refuse_if_signed
+from .tier import read_through
 
 __all__ = ["open_store", "others_may_write", "plugin_manager"]
 
@@ -38,7 +39,7 @@ def plugin_manager() -> pluggy.PluginManager:
 
 def open_store(
     location: str | os.PathLike[str], storage_options: Mapping[str, object] | None = None,
-    *, secret: Secret | None = None,
+    *, secret: Secret | None = None, cache_dir: str | os.PathLike[str] | bool | None = None,
 ) -> Store:
     """The store that serves ``location`` (a folder path or a URL such as ``s3://bucket/x``).
 
@@ -51,6 +52,11 @@ def open_store(
     Without one, a folder that other users may write to draws a warning, once. Either way,
     :class:`~pythagoras.storage.swarm_id.SecretMismatch` if the location is a swarm signed
     with another secret, or a signed one and this process has none.
+
+    A remote store keeps the write-once records it reads or writes in a local folder, below
+    the signing (:mod:`pythagoras.storage.tier`): ``cache_dir``, else
+    ``$PYTHAGORAS_CACHE_DIR``, else the user's cache directory; ``cache_dir=False`` (or
+    ``PYTHAGORAS_CACHE_DIR=""``) keeps none.
     """
     if isinstance(location, Store):
         return location
@@ -69,6 +75,7 @@ def open_store(
             f"provides it (for s3://, pip install 'pythagoras-swarm[s3]'), or give a folder path"
         )
     key = resolve_secret(secret)
+    store = read_through(store, storage_options, cache_dir)
     if key is not None:
         store = SignedStore(store, key)
     else:

@@ -23,7 +23,7 @@ from pythagoras.storage.plugins import open_store
 
 
 def open_fsspec(url: str, options: dict[str, Any] | None = None) -> FsspecStore:
-    store = open_store(url, options)
+    store = open_store(url, options, cache_dir=False)  # the store itself, without its tier
     assert type(store) is FsspecStore
     return store
 
@@ -241,7 +241,7 @@ class FlakyCreates:
         self.real = store.fs.pipe_file
         self.queue: list[tuple[bool, OSError]] = []  # (put for real first?, then raise)
         self.calls = 0
-        store.fs.pipe_file = self  # an attribute of this instance only
+        store.fs.pipe_file = self  # in place of the instance's own (the fixture puts it back)
 
     def __call__(self, path: str, data: bytes, **kwargs: Any) -> None:
         if kwargs.get("mode") == "create":
@@ -259,7 +259,10 @@ def flaky(s3: S3Location) -> Iterator[tuple[FsspecStore, FlakyCreates]]:
     store = open_fsspec(s3.url, s3.storage_options)
     flaky = FlakyCreates(store)
     yield store, flaky
-    del store.fs.pipe_file
+    # Put back what was there: fsspec makes the sync methods attributes of each instance (and
+    # shares the instance between stores of one URL); with it deleted, pipe_file is the
+    # generic one, which ignores mode="create", and every later create on S3 would win.
+    store.fs.pipe_file = flaky.real
 
 
 def test_a_409_conditional_conflict_is_tried_again(flaky: tuple[FsspecStore, FlakyCreates]) -> None:
