@@ -131,9 +131,7 @@ class PythagorasExecutor(Executor):
         if buffersize is not None and buffersize < 1:
             raise ValueError("buffersize must be None or >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
-        sizes = ChunkSizes(chunksize, workers=self.client.peer.max_workers, calls=calls_in(iterables),
-                           per_call=self.client.seconds_per_call, starting=self.client.starting,
-                           deadline=deadline)
+        sizes = self._chunk_sizes(chunksize, calls_in(iterables), deadline)
         # As Executor.map does, stop at the end of the shortest iterable.
         chunks = chunks_of(zip(*iterables, strict=False), sizes)
         futures: deque[Future[Any]] = deque()
@@ -163,6 +161,17 @@ class PythagorasExecutor(Executor):
                 yield value
 
         return _MapResults(results(), futures)
+
+    def _chunk_sizes(self, chunksize: int | None, calls: int | None,
+                     deadline: float | None) -> ChunkSizes:
+        """The sizer of a map's chunks: among this executor's workers, or where it has none,
+        those of every live peer that serves (each gets a share of the map)."""
+        workers = self.client.peer.max_workers
+        if chunksize is None and not workers:
+            workers = self.client.workers()
+        return ChunkSizes(chunksize, workers=workers, calls=calls,
+                          per_call=self.client.seconds_per_call, starting=self.client.starting,
+                          deadline=deadline)
 
     # -- shutting down ---------------------------------------------------------------------
 

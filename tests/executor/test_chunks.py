@@ -177,6 +177,19 @@ def test_a_fresh_executor_s_first_map_is_sized_by_its_calls_not_by_the_pool_s_st
     assert sent[:probes] == [1] * probes and len(sent) <= probes + 2, sent
 
 
+def test_a_pure_client_s_auto_sized_map_gives_every_serving_worker_a_share(
+        open_executor: Callable[..., PythagorasExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks as large as the calls allow: only the share per worker bounds them.
+    monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
+    server = open_executor(max_workers=2)  # the peer that serves the folder: 2 workers
+    server.client.starting.result(timeout=TIMEOUT)  # up: a round trip is not its start-up
+    client = open_executor(max_workers=0)
+    sent = requests_sent(client, monkeypatch)
+    assert list(client.map(fx.square, range(100), timeout=TIMEOUT)) == squares(range(100))
+    assert sum(sent) == 100 and max(sent) <= 50, sent  # not all to the one worker that claims it
+
+
 def test_an_auto_sized_map_of_calls_of_more_than_the_target_sends_each_call_alone(
         executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
     sent = requests_sent(executor, monkeypatch)
