@@ -143,8 +143,10 @@ def requests_sent(executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch)
 def test_an_auto_sized_map_of_quick_calls_sends_them_in_chunks_each_call_memoized(
         executor: PythagorasExecutor, executions: Callable[[], list[Any]],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every probe waited for, however slow a busy machine is to bring the first one back.
+    # The thresholds scaled up so that no slow moment of a busy machine can make these calls
+    # look slow: every probe is waited for, and a call's time gives chunks of a worker's share.
     monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
     sent = requests_sent(executor, monkeypatch)
     assert list(executor.map(fx.square, range(300), timeout=TIMEOUT)) == squares(range(300))
     probes = 2 * executor._peer.max_workers
@@ -163,6 +165,7 @@ def test_a_fresh_executor_s_first_map_is_sized_by_its_calls_not_by_the_pool_s_st
     monkeypatch.setenv(fx.POOL_GATE, gate)
     monkeypatch.setattr(pool_module, "enter_worker", fx.enter_worker_at_gate)
     monkeypatch.setattr(chunks, "PROBING", TIMEOUT)  # however slow the first call is back
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)  # and however slow it looks: a share each
     executor = open_executor(max_workers=2)
     sent = requests_sent(executor, monkeypatch)
     probes = 2 * executor._peer.max_workers
