@@ -59,11 +59,15 @@ def test_an_executor_closed_while_its_workers_start_leaves_no_process(
     monkeypatch.setattr(pool_module, "enter_worker", fx.enter_worker_at_gate)
     before = workers_here()
     executor = PythagorasExecutor(folder, max_workers=2)
-    started = workers_here() - before
-    assert len(started) == 2 and not executor.client.starting.done()
-    executor.shutdown(wait=True)
-    _, alive = psutil.wait_procs(started, timeout=TIMEOUT)
-    assert alive == []
+    try:
+        started = workers_here() - before
+        assert len(started) == 2 and not executor.client.starting.done()
+        executor.shutdown(wait=True)
+        _, alive = psutil.wait_procs(started, timeout=TIMEOUT)
+        assert alive == []
+    finally:
+        executor.shutdown(wait=True)
+        gates.open_all()
 
 
 def test_a_pool_that_cannot_start_with_the_executor_starts_at_its_first_call(
