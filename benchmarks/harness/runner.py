@@ -34,8 +34,8 @@ from . import processes
 from .report import RESULTS, loadavg, machine, print_table, write
 
 #: The figures in the order a full run measures them: cheap ones first.
-FIGURES = ("memo", "records", "executor", "joblib_backend", "engines", "swarm", "peers", "composition",
-           "stores", "tier")
+FIGURES = ("memo", "records", "executor", "first_map", "joblib_backend", "engines", "swarm", "peers",
+           "composition", "stores", "tier")
 
 
 def describe(name: str) -> str:

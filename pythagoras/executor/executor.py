@@ -19,7 +19,7 @@ from ..swarm.client import SwarmClient, function_name
 from ..swarm.options import SwarmOptions, engine_argument
 from ..swarm.peer import Peer
 from ..swarm.progress import ExecutorProgress, wanted
-from .chunks import ChunkSizes, chunks_of, take
+from .chunks import ChunkSizes, calls_in, chunks_of, take
 
 __all__ = ["PythagorasExecutor"]
 
@@ -121,17 +121,17 @@ class PythagorasExecutor(Executor):
 
         Each chunk of calls is one request, claimed and run as a unit, and every call in it is
         still memoized under its own address. ``chunksize=None`` (the default) sizes the chunks
-        as joblib's ``batch_size="auto"`` does: the first calls go one a request, the rest in
-        chunks of about 0.1 s by their round trip, so trivial calls are batched and calls of
-        25 ms or more go one a request (``chunks.py``). ``chunksize=1`` sends every
-        call as a request of its own, as ``concurrent.futures`` does.
+        as joblib's ``batch_size="auto"`` does, by the time the calls take in a worker: about
+        0.1 s of calls a chunk (the first calls of a function new here go one a request until
+        they are back), so calls of 0.1 s or more go alone (``chunks.py``). ``chunksize=1``
+        sends every call as a request of its own, as ``concurrent.futures`` does.
         """
         if chunksize is not None and chunksize < 1:
             raise ValueError("chunksize must be None or >= 1")
         if buffersize is not None and buffersize < 1:
             raise ValueError("buffersize must be None or >= 1")
         deadline = None if timeout is None else time.monotonic() + timeout
-        sizes = ChunkSizes(chunksize, probes=max(2, 2 * self.client.peer.max_workers))
+        sizes = self._chunk_sizes(chunksize, calls_in(iterables), deadline)
         # As Executor.map does, stop at the end of the shortest iterable.
         chunks = chunks_of(zip(*iterables, strict=False), sizes)
         futures: deque[Future[Any]] = deque()
@@ -142,7 +142,8 @@ class PythagorasExecutor(Executor):
                 calls = [self.client.call(fn, args, {}) for args in chunk]
                 started = time.monotonic()
                 submitted = self.client.submit(calls)
-                sizes.sent([future for future in submitted if not read_from_store(future)], started)
+                sizes.sent([future for future in submitted if not read_from_store(future)], started,
+                           calls[0].address.function)
                 futures.extend(submitted)
 
         submit_chunks(buffersize)
@@ -160,6 +161,17 @@ class PythagorasExecutor(Executor):
                 yield value
 
         return _MapResults(results(), futures)
+
+    def _chunk_sizes(self, chunksize: int | None, calls: int | None,
+                     deadline: float | None) -> ChunkSizes:
+        """The sizer of a map's chunks: among this executor's workers, or where it has none,
+        those of every live peer that serves (each gets a share of the map)."""
+        workers = self.client.peer.max_workers
+        if chunksize is None and not workers:
+            workers = self.client.workers()
+        return ChunkSizes(chunksize, workers=workers, calls=calls,
+                          per_call=self.client.seconds_per_call, starting=self.client.starting,
+                          deadline=deadline)
 
     # -- shutting down ---------------------------------------------------------------------
 

@@ -216,6 +216,16 @@ class SwarmClient:
         there was a failure to forget."""
         return bool(self.peer.swarm.clear_failure(address))
 
+    def seconds_per_call(self, function: str) -> float | None:
+        """Seconds a call of the function (by its identity) takes in a worker of this process's
+        peer, as its runs report them; None until one has run here."""
+        return self.peer.runner.times.per_call(function)
+
+    @property
+    def starting(self) -> Future[Any]:
+        """Done once the peer's worker pool is up (at once if it has none starting)."""
+        return self.peer.pool.ready
+
     def outstanding(self) -> list[Future[Any]]:
         """The futures of calls sent to the swarm and not settled yet."""
         with self._lock:

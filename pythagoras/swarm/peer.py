@@ -100,7 +100,7 @@ class Peer:
         self.leases = LeaseKeeper(self.swarm)
         self.pool = WorkerPool(self.swarm.store, lease_timeout, max_workers=max_workers,
                                engine=executor, at_exit=self._close_at_exit)
-        self.waiters = Waiters(self.swarm, lease_timeout, busy=self._running_here)
+        self.waiters = Waiters(self.swarm, lease_timeout, busy=lambda call: self.runner.busy(call))
         self.runner = Runner(self.swarm, self.id, self.leases, self.waiters, self.pool,
                              serving=self._serving, wake=self._notify)
         self._wake = threading.Condition()  # the loop waits on it; held only around the below
@@ -202,11 +202,12 @@ class Peer:
             self.swarm.store.discard(request_key)
 
     def serve(self) -> None:
-        """Serve until :meth:`close` (the worker command). The peer's record is written before
-        this returns (other peers count its workers from then on), or ReadOnlyLocation."""
+        """Serve until :meth:`close` (the worker command, an executor), its pool started now.
+        Its record is written before this returns (others count its workers), or ReadOnlyLocation."""
         self.serve_always = True
         with writing_to(self.swarm.store.location):
             self.swarm.announce(self.id, self._announcement())
+        self.pool.start()
         with self._wake:
             self._next_beat = time.monotonic() + self.lease_timeout / 3  # just announced
             self._start()
@@ -235,9 +236,6 @@ class Peer:
         with self._wake:
             self._news = True
             self._wake.notify_all()
-
-    def _running_here(self, address: CallAddress) -> bool:
-        return self.runner.busy(address)
 
     def _serving(self) -> bool:
         return self.max_workers > 0 and (self.serve_always or self.waiters.any())

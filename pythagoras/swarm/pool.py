@@ -1,8 +1,10 @@
 """Where a peer's runs run: its warm loky pool of worker processes, or a caller's engine.
 
-The pool is started at the first run and again after a crash; an engine
-(``docs/engines.md``) is the caller's, used until it refuses a call and never shut down here.
-For the pool, the start marks (:class:`~pythagoras.swarm.worker.StartMarks`) tell when a run
+The pool is started when the peer starts serving (:meth:`WorkerPool.start`), so that loky's
+start-up (some hundreds of milliseconds of imports in each worker) overlaps the caller's first
+submits rather than delaying its first run; else at the first run; again after a crash. An
+engine (``docs/engines.md``) is the caller's, used until it refuses a call and never shut down
+here. For the pool, the start marks (:class:`~pythagoras.swarm.worker.StartMarks`) tell when a run
 began and whether it killed its worker.
 
 One lock, ``_lock``, over the pool, the engine's futures and the count of workers; never held
@@ -62,6 +64,9 @@ class WorkerPool:
         self._home: tuple[Any, float, int] | None = None  # for an engine's workers
         self._exit_hooked = False
         self.marks = StartMarks()  # how the peer tells a run that killed its worker
+        #: Done once a worker of the pool started by :meth:`start` is up (at once where there
+        #: is no such pool): how long to wait before taking a run's time as the calls' own.
+        self.ready: Future[Any] = _done()
 
     @property
     def started(self) -> bool:
@@ -120,12 +125,30 @@ class WorkerPool:
             mark = self.marks.marks.get(address)
         return mark is not None and self.marks.started(mark)
 
+    def start(self) -> None:
+        """Start the loky pool's workers now rather than at the first run (nothing on an
+        engine, or with no workers): :attr:`ready` is done once one of them is up."""
+        if self.engine is not None or self.max_workers == 0 or self._pool is not None:
+            return
+        try:
+            submitted = self._to_pool(os.getpid)  # loky starts every worker at a pool's first task
+        except Exception as e:  # a fork refused: the first run tries again, and says so
+            log.warning("pythagoras: cannot start the worker pool now (%s: %s); it starts at "
+                        "the first call", type(e).__name__, e)
+            return
+        if submitted is not None:
+            self.ready = submitted[0]
+
     def submit(self, address: CallAddress, task: Task) -> tuple[Future[Any], Any] | None:
         """Hand a run over: to the engine, or else to the warm pool (started here, or again
         after a crash); with what runs it. None if it cannot be handed over: an engine that
         refuses a call (shut down by its owner, broken) is used no more."""
         if self.engine is not None:
             return self._submit_to_engine(address, task)
+        return self._to_pool(run_packed, *task)
+
+    def _to_pool(self, fn: Callable[..., Any], *args: Any) -> tuple[Future[Any], Any] | None:
+        """``fn(*args)`` handed to the pool (started here if there is none); with the pool."""
         for _ in range(2):  # a pool another call's crash just shut down: once more, on a new one
             with self._lock:
                 if self._pool is None:
@@ -135,7 +158,7 @@ class WorkerPool:
                         initargs=(picklable(self.store), self.marks.folder, self.lease_timeout))
                 pool = self._pool
             try:
-                future = pool.submit(run_packed, *task)
+                future = pool.submit(fn, *args)
             except RuntimeError:  # loky's ShutdownExecutorError and BrokenProcessPool
                 with self._lock:
                     if self._pool is pool:
@@ -191,7 +214,10 @@ class WorkerPool:
             broken.shutdown(wait=False, kill_workers=True)
 
     def close(self, kill_workers: bool) -> None:
-        """Stop the pool (killing its workers if runs are unfinished) and our engine tasks."""
+        """Stop the pool (killing its workers if runs are unfinished, or if none is up yet:
+        a pool closed as it starts would otherwise live on until its workers have started)
+        and our engine tasks."""
+        kill_workers = kill_workers or not self.ready.done()
         with self._lock:
             pool, self._pool = self._pool, None
             on_engine, self._on_engine = list(self._on_engine.values()), {}
@@ -202,6 +228,12 @@ class WorkerPool:
         if pool is not None:
             pool.shutdown(wait=False, kill_workers=kill_workers)
         self.marks.close()
+
+
+def _done() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(None)
+    return future
 
 
 def picklable(store: Any) -> Any:

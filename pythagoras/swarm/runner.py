@@ -27,7 +27,7 @@ from ..records.frames import Pickled
 from ..records.portable import PYTHON
 from . import events
 from .leases import LeaseKeeper
-from .outcomes import Outcomes, announce, described, died, outcomes_of, run_name
+from .outcomes import CallTimes, Outcomes, announce, described, died, outcomes_of, run_name
 from .pool import WorkerPool
 from .protocol import Call, Claim, Failure, Member, is_batch
 from .swarm_store import SwarmStore
@@ -39,9 +39,8 @@ __all__ = ["Runner"]
 log = logging.getLogger("pythagoras")
 
 class Runner:
-    """Picks, claims and runs calls on ``pool``, keeping their claims with ``leases`` and
-    resolving ``waiters`` with their outcomes. ``serving`` says whether to pick now; ``wake``
-    tells the peer's loop that there is something to pick."""
+    """Picks, claims and runs calls on ``pool``, keeping their claims with ``leases``, resolving
+    ``waiters`` with their outcomes; ``serving``: whether to pick now; ``wake``: wakes the loop."""
 
     def __init__(self, swarm: SwarmStore, peer_id: str, leases: LeaseKeeper, waiters: Waiters,
                  pool: WorkerPool, *, serving: Callable[[], bool] = lambda: True,
@@ -62,6 +61,7 @@ class Runner:
         self._busy: set[CallAddress] = set()  # the calls running here: not polled for
         self._stopped = False
         self.executed = 0
+        self.times = CallTimes()  # seconds per call of each function run here
 
     # -- what to pick ------------------------------------------------------------------------
 
@@ -297,6 +297,7 @@ class Runner:
             self._crashed(claim, calls, None)
             self._split(claim, calls, "its calls cannot be loaded together")
             return
+        self.times.note(calls, outcomes)  # before any future waiting on them settles
         settled = outcomes_of(calls, outcomes, self.peer_id, claim.attempt)
         self._settle(claim, calls, settled, time.monotonic() - started)
 
@@ -326,9 +327,8 @@ class Runner:
         self.pool.broken(runs_it)
 
     def _run_again(self, claim: Claim, calls: list[Call]) -> None:
-        """Run a call whose worker died once more, here or, where this peer cannot (its claim
-        is released then), by other peers from a request, which a call claimed at submit
-        never had."""
+        """Run a call whose worker died once more: here, or where this peer cannot (its claim
+        released), by other peers from a request, which a call claimed at submit never had."""
         claim.started = False
         if not self.run(claim, calls) and not self._stopped:
             self.own([self.swarm.publish(self.swarm.prepare(calls, self.peer_id))])

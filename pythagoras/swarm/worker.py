@@ -10,7 +10,10 @@ own failure, reported with its exception and traceback, never a crash of the poo
 - a value that cannot be pickled (a lock, a generator).
 
 Values come back pickled (:func:`~pythagoras.records.frames.dump_value`), ready to be stored as they
-are. Only a worker process that really dies (a segfault, ``os._exit``, the OOM killer) breaks
+are, each with the seconds its call took here (running it and pickling its value): what the
+caller's ``map`` sizes its chunks by, free of the queues and the pool's start-up around it.
+
+Only a worker process that really dies (a segfault, ``os._exit``, the OOM killer) breaks
 the pool. To tell the call that killed it from those that were running beside it in the same
 pool (loky then kills them all), each run leaves a *start mark* while it runs: a file named for
 the run in a folder of the peer's own (never in the store), holding the worker's pid. After a
@@ -22,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -39,8 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SPLIT", "Outcome", "StartMarks", "enter_worker", "pack", "run_packed", "worker_store"]
 
-#: (True, pickled value, "") or (False, exception, traceback text).
-Outcome = tuple[bool, Any, str]
+#: (True, pickled value, "", seconds) or (False, exception, traceback text, seconds): the
+#: seconds the call took in the worker.
+Outcome = tuple[bool, Any, str, float]
 
 #: What :func:`run_packed` returns for a batch that cannot be loaded as a whole.
 SPLIT = "split"
@@ -78,7 +83,7 @@ def run_packed(payload: bytes, count: int, mark: str | None, origins: Origins | 
         except BaseException as error:  # noqa: BLE001 -- a load error is the call's outcome
             if count > 1:
                 return SPLIT
-            return [_failed(error, origins, "cannot load the call in the worker process")]
+            return [(*_failed(error, origins, "cannot load the call in the worker process"), 0.0)]
         return [_run_one(func, args, kwargs, origins) for func, args, kwargs in calls]
     finally:
         if mark is not None:
@@ -87,6 +92,13 @@ def run_packed(payload: bytes, count: int, mark: str | None, origins: Origins | 
 
 def _run_one(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
              origins: Origins | None) -> Outcome:
+    began = time.perf_counter()
+    ok, value, text = _outcome(func, args, kwargs, origins)
+    return ok, value, text, time.perf_counter() - began
+
+
+def _outcome(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+             origins: Origins | None) -> tuple[bool, Any, str]:
     context = context_of(args)
     try:
         if context is None:
@@ -121,7 +133,8 @@ def _name(func: Any) -> str:
     return str(getattr(func, "__qualname__", None) or type(func).__qualname__)
 
 
-def _failed(error: BaseException, origins: Origins | None, context: str = "") -> Outcome:
+def _failed(error: BaseException, origins: Origins | None,
+            context: str = "") -> tuple[bool, Any, str]:
     """The failure outcome of ``error``, raised in this process; picklable whatever it was."""
     text = format_exception(error, origins)
     if context:

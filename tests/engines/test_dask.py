@@ -109,7 +109,7 @@ def test_a_grid_search_on_dask_scores_as_n_jobs_1_and_a_loky_peer_reads_it_back(
     # A new process with a plain loky peer on the same folder: every fit is read back.
     again = run_script(str(HERE / "_search.py"), "loky", str(folder))
     assert again["scores"] == on_dask["scores"] and again["best_params"] == on_dask["best_params"]
-    assert again["executed"] == 0 and not again["pool_started"]
+    assert again["executed"] == 0  # its pool starts with it, as a serving peer's does: idle
 
 
 def test_two_processes_each_with_its_own_cluster_execute_every_call_once(

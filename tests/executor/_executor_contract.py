@@ -410,7 +410,9 @@ class MapSuite(ExecutorMixin):
                 pulled.append(x)
                 yield x
 
-        results = executor.map(fx.square, arguments(), buffersize=2)
+        # buffersize counts chunks, as concurrent.futures' does: of one call each here (an
+        # auto-sized chunk after the first calls holds as many as the calls' time says).
+        results = executor.map(fx.square, arguments(), buffersize=2, chunksize=1)
         assert pulled == [0, 1]  # two submitted by map() itself
         assert next(results) == 0
         assert pulled == [0, 1, 2]  # one more for the one taken
@@ -434,7 +436,8 @@ class MapSuite(ExecutorMixin):
         gates.open(names[0])
         for later in names[1 + n:]:  # would finish at once, were they ever started
             gates.open(later)
-        results = executor.map(fx.held, range(len(names)), names)
+        # One call a request (auto-sized chunks would batch the last calls, the first being quick).
+        results = executor.map(fx.held, range(len(names)), names, chunksize=1)
         assert next(results) == 0
         for gate in names[1:1 + n]:  # then the next n occupy every worker
             gates.wait_started(gate)

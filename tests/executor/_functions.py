@@ -160,3 +160,19 @@ def crash_on(x: int, bad: int) -> int:
     if x == bad:
         os._exit(1)
     return x * x
+
+
+#: The gate a worker pool's start waits for, in the environment its workers inherit.
+POOL_GATE = "PYTHAGORAS_TEST_POOL_GATE"
+
+
+def enter_worker_at_gate(*args: Any) -> None:
+    """A worker's initializer that starts the worker once the gate named by ``$POOL_GATE`` is
+    open, then as a peer's do: a pool that takes as long to start as the test wants."""
+    from pythagoras.swarm.worker import enter_worker
+
+    gate = os.environ[POOL_GATE]
+    give_up = time.monotonic() + GATE_DEADLINE
+    while not os.path.exists(gate) and time.monotonic() < give_up:
+        time.sleep(0.002)
+    enter_worker(*args)

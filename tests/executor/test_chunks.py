@@ -20,6 +20,7 @@ from _executor_contract import TIMEOUT, keys, wait_until
 
 from pythagoras import PythagorasExecutor
 from pythagoras.executor import chunks
+from pythagoras.swarm import pool as pool_module
 from pythagoras.swarm.protocol import BATCH_FUNCTION, RemoteTraceback
 
 pytestmark = pytest.mark.timeout(4 * TIMEOUT)
@@ -143,22 +144,59 @@ def test_an_auto_sized_map_of_quick_calls_sends_them_in_chunks_each_call_memoize
         executor: PythagorasExecutor, executions: Callable[[], list[Any]],
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The thresholds scaled up so that no slow moment of a busy machine can make these calls
-    # look slow: every probe comes back, and any round trip under TARGET / 2 gives chunks of 2+.
+    # look slow: every probe is waited for, and a call's time gives chunks of a worker's share.
     monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
     monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
     sent = requests_sent(executor, monkeypatch)
     assert list(executor.map(fx.square, range(300), timeout=TIMEOUT)) == squares(range(300))
     probes = 2 * executor._peer.max_workers
-    assert sent[:probes] == [1] * probes and len(sent) > probes
-    assert sent[probes] > 1 and sum(sent) == 300
+    assert sent[0] == 1 and max(sent[:probes + 1]) > 1  # one call a request until one is back
+    assert sum(sent) == 300 and max(sent) <= 150  # no chunk over a worker's even share
     assert executed(executions, "square") == Counter(range(300))
     assert len(keys(executor, "results/")) == 300  # each under its own address
 
 
-def test_an_auto_sized_map_of_calls_slower_than_probing_sends_each_call_alone(
+def test_a_fresh_executor_s_first_map_is_sized_by_its_calls_not_by_the_pool_s_start(
+        open_executor: Callable[..., PythagorasExecutor], gates: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its workers start only once the gate opens, after the map's probes went out: their
+    # round trip is the pool's start-up. Sized by it, every call would go alone.
+    gate = gates.new()
+    monkeypatch.setenv(fx.POOL_GATE, gate)
+    monkeypatch.setattr(pool_module, "enter_worker", fx.enter_worker_at_gate)
+    monkeypatch.setattr(chunks, "PROBING", TIMEOUT)  # however slow the first call is back
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)  # and however slow it looks: a share each
+    executor = open_executor(max_workers=2)
+    sent = requests_sent(executor, monkeypatch)
+    probes = 2 * executor._peer.max_workers
+    opener = threading.Thread(target=lambda: (
+        wait_until(lambda: len(sent) >= probes, "the probes to be sent"), gates.open(gate)))
+    opener.start()
+    try:
+        assert list(executor.map(fx.square, range(300), timeout=TIMEOUT)) == squares(range(300))
+    finally:
+        gates.open(gate)
+        opener.join(TIMEOUT)
+    assert sent[:probes] == [1] * probes and len(sent) <= probes + 2, sent
+
+
+def test_a_pure_client_s_auto_sized_map_gives_every_serving_worker_a_share(
+        open_executor: Callable[..., PythagorasExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks as large as the calls allow: only the share per worker bounds them.
+    monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
+    server = open_executor(max_workers=2)  # the peer that serves the folder: 2 workers
+    server.client.starting.result(timeout=TIMEOUT)  # up: a round trip is not its start-up
+    client = open_executor(max_workers=0)
+    sent = requests_sent(client, monkeypatch)
+    assert list(client.map(fx.square, range(100), timeout=TIMEOUT)) == squares(range(100))
+    assert sum(sent) == 100 and max(sent) <= 50, sent  # not all to the one worker that claims it
+
+
+def test_an_auto_sized_map_of_calls_of_more_than_the_target_sends_each_call_alone(
         executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
     sent = requests_sent(executor, monkeypatch)
-    seconds = 4 * chunks.PROBING  # no probe can come back while the size is measured
+    seconds = 1.5 * chunks.TARGET  # back or not while probing: a chunk of one call
     assert list(executor.map(fx.nap, range(6), [seconds] * 6, timeout=TIMEOUT)) == list(range(6))
     assert sent == [1] * 6
 

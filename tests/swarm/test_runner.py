@@ -14,6 +14,7 @@ import pythagoras.records.functions as function_records
 from pythagoras.errors import PeersDied
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
+from pythagoras.records.frames import dump_value
 from pythagoras.records.functions import function_record
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.leases import LeaseKeeper
@@ -295,3 +296,17 @@ def test_a_run_the_pool_cannot_start_releases_its_claim_at_once(
     assert not parts.leases.running(square_3.address)
     assert not parts.runner.busy(square_3.address)
     assert not parts.swarm.claimed(square_3.address)  # another peer may run it now
+
+
+def test_the_runner_notes_each_function_s_time_before_its_futures_settle(
+        parts: Parts, engine: InlineEngine) -> None:
+    calls = [call(2), call(3)]
+    engine.outcome = lambda args: [(True, dump_value(4), "", 0.5), (True, dump_value(9), "", 0.1)]
+    seen: list[float | None] = []
+    future = parts.awaited(calls[0].address)
+    future.add_done_callback(lambda f: seen.append(parts.runner.times.per_call(SQUARE)))
+    assert parts.runner.times.per_call(SQUARE) is None
+    publish(parts.swarm, *calls)
+    drain(parts)
+    assert future.result(timeout=10) == 4
+    assert seen == [pytest.approx(0.3)]  # the run's mean per call, known as its futures settle
