@@ -80,9 +80,11 @@ def test_a_dask_engine_runs_the_misses_and_never_sees_the_hits(
         executions: Callable[[], list[Any]]) -> None:
     submitted = count_submissions(monkeypatch)
     with PythagorasExecutor(folder, engine=dask_client) as executor:
-        assert list(executor.map(calls.square, range(4), timeout=DEADLINE)) == [0, 1, 4, 9]
+        # One call a request (chunksize=1), so that the engine's tasks count the calls it ran.
+        assert list(executor.map(calls.square, range(4), timeout=DEADLINE, chunksize=1)) == [
+            0, 1, 4, 9]
         assert len(submitted) == 4
-        assert list(executor.map(calls.square, range(6), timeout=DEADLINE)) == [
+        assert list(executor.map(calls.square, range(6), timeout=DEADLINE, chunksize=1)) == [
             0, 1, 4, 9, 16, 25]
         assert len(submitted) == 6
     assert sorted(e[1] for e in executions() if e[0] == "square") == list(range(6))
