@@ -164,11 +164,12 @@ class PythagorasExecutor(Executor):
 
     def _chunk_sizes(self, chunksize: int | None, calls: int | None,
                      deadline: float | None) -> ChunkSizes:
-        """The sizer of a map's chunks: among this executor's workers, or where it has none,
-        those of every live peer that serves (each gets a share of the map)."""
+        """The sizer of a map's chunks: among the workers of every live peer that serves, this
+        executor's own included (each gets a share of the map): where peers submit the same
+        calls, a chunk of the whole map held by one peer left the others idle."""
         workers = self.client.peer.max_workers
-        if chunksize is None and not workers:
-            workers = self.client.workers()
+        if chunksize is None:
+            workers = max(workers, self.client.workers())
         return ChunkSizes(chunksize, workers=workers, calls=calls,
                           per_call=self.client.seconds_per_call, starting=self.client.starting,
                           deadline=deadline)

@@ -163,10 +163,10 @@ class Peer:
         """Have the request's calls run and ``futures`` (each with its call's address; equal
         calls may have several) settled by their results.
 
-        Where this peer has a free worker and nobody holds the request, it claims it and runs
-        it at once, writing no request: only the claim is visible, so a peer that needs one of
-        its calls waits for it, and runs it if this peer dies. Otherwise it publishes the
-        request, which any peer, this one included, picks up.
+        Where this peer has a free worker and nobody holds the request (nor, for a batch, any
+        of its calls), it claims it and runs it at once, writing no request: only the claim is
+        visible, so a peer that needs one of its calls waits for it, and runs it if this peer
+        dies. Otherwise it publishes the request, which any peer, this one included, picks up.
         """
         free = not self._closed and self.runner.free_for(prepared.calls)
         claim = self.swarm.claim(prepared.address, self.id,
@@ -180,7 +180,9 @@ class Peer:
             if not calls:
                 self.swarm.release(claim)
                 return
-            if self.runner.run(claim, calls):
+            if len(self.swarm.members.take(claim, calls, self.runner.times.per_call)) < len(calls):
+                self.swarm.release(claim)  # a member held elsewhere: published, as below
+            elif self.runner.run(claim, calls):
                 return
             self.waiters.forget(futures)
         key = self.swarm.publish(prepared)

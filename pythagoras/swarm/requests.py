@@ -8,6 +8,7 @@ call's arguments, or a batch's calls; an argument over 64 KiB pickled is stored 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,14 @@ from ..identity.address import CallAddress
 from ..identity.values import hash_value
 from ..records.frames import HEADER_SIZE, MISSING, dump_value, frame, read_record
 from ..records.functions import function_record
-from ..records.keys import BATCH_FUNCTION, request_key, value_key
+from ..records.keys import (
+    BATCH_FUNCTION,
+    REQUEST_BUCKETS,
+    kind_prefix,
+    request_bucket,
+    request_key,
+    value_key,
+)
 from ..storage.base import Store
 from .function_table import FunctionTable
 from .protocol import (
@@ -93,6 +101,24 @@ class Requests:
                 read_record(self.store, key, REQUEST, load=False) is MISSING:
             self.store.write(key, record)
         return key
+
+    def candidates(self) -> list[str]:
+        """Request keys of one non-empty bucket, shuffled; buckets are tried in random order.
+
+        At most 16 listings, each of about 1/16 of the pending requests, so a claim costs O(1)
+        store operations in expectation however many requests are pending. On a remote store,
+        where an empty listing costs a round trip, one listing of every pending request.
+        """
+        if self.store.remote:
+            keys = list(self.store.list(kind_prefix("requests")))
+            random.shuffle(keys)
+            return keys
+        for bucket in random.sample(REQUEST_BUCKETS, len(REQUEST_BUCKETS)):
+            keys = list(self.store.list(request_bucket(bucket)))
+            if keys:
+                random.shuffle(keys)
+                return keys
+        return []
 
     def load(self, key: str) -> Request | None:
         """The request under ``key``, with its large arguments loaded."""

@@ -149,6 +149,7 @@ class Runner:
                 continue
             with self._lock:  # calls running here in another request: not twice on one peer
                 ready = [call for call in calls if call.address not in self._busy]
+            ready = self.swarm.members.take(claim, ready, self.times.per_call)  # nor elsewhere
             if not ready:
                 self.swarm.release(claim)
                 self.skip(key, min(1.0, self.swarm.lease_timeout / 3))
@@ -196,8 +197,7 @@ class Runner:
         return calls
 
     def _give_back(self, claim: Claim, key: str, seconds: float) -> None:
-        """Release a claim on a request not to run here now, skipped for ``seconds``."""
-        self.skip(key, seconds)
+        self.skip(key, seconds)  # a request not to run here now: tried again after ``seconds``
         self.swarm.release(claim)
 
     def _cannot_load(self, claim: Claim, calls: list[tuple[CallAddress, BaseException]],

@@ -10,7 +10,6 @@ with requests written and read by :mod:`~pythagoras.swarm.requests` and function
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Sequence
 from typing import Any, Final
@@ -18,20 +17,19 @@ from typing import Any, Final
 from ..identity.address import CallAddress
 from ..records.frames import MISSING, dump_value, frame, read_record
 from ..records.keys import (
-    REQUEST_BUCKETS,
     address_of,
     break_key,
     claim_key,
     failure_key,
     kind_prefix,
     peer_key,
-    request_bucket,
     request_key,
 )
 from ..records.results import ResultRecords
 from ..storage.base import Store
 from ..storage.unique import unique_hex
 from .function_table import FunctionTable
+from .member_claims import MemberClaims
 from .protocol import (
     BATCH_FUNCTION,
     CLAIM,
@@ -72,6 +70,8 @@ class SwarmStore:
         self.functions = FunctionTable(store)
         self.requests = Requests(store, self.functions)
         self._written: dict[str, float] = {}  # claim nonce -> when this peer last wrote it
+        self.members = MemberClaims(lambda address, peer: self.claim(address, peer),
+                                    remote=store.remote)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -145,22 +145,8 @@ class SwarmStore:
     # -- picking and claiming --------------------------------------------------------------
 
     def candidates(self) -> list[str]:
-        """Request keys of one non-empty bucket, shuffled; buckets are tried in random order.
-
-        At most 16 listings, each of about 1/16 of the pending requests, so a claim costs O(1)
-        store operations in expectation however many requests are pending. On a remote store,
-        where an empty listing costs a round trip, one listing of every pending request.
-        """
-        if self.store.remote:
-            keys = list(self.store.list(kind_prefix("requests")))
-            random.shuffle(keys)
-            return keys
-        for bucket in random.sample(REQUEST_BUCKETS, len(REQUEST_BUCKETS)):
-            keys = list(self.store.list(request_bucket(bucket)))
-            if keys:
-                random.shuffle(keys)
-                return keys
-        return []
+        """Request keys to try, shuffled (:meth:`Requests.candidates`): O(1) store operations."""
+        return self.requests.candidates()
 
     @staticmethod
     def address_of(request_key: str) -> CallAddress | None:
@@ -275,7 +261,13 @@ class SwarmStore:
         return claim_key(claim.address), frame(CLAIM, dump_value(marked, plain=True))
 
     def renew(self, claim: Claim) -> bool:
-        """Refresh the lease's age; False if the claim is no longer ours (it was broken)."""
+        """Refresh the lease's age, and its members' (a batch's); False if the claim is no
+        longer ours (it was broken). A member claim lost is a duplicate run at worst."""
+        for member in self.members.of(claim):
+            self._renew(member)
+        return self._renew(claim)
+
+    def _renew(self, claim: Claim) -> bool:
         key = claim_key(claim.address)
         current: Claim | None = self._read(key, CLAIM)
         if current is None or current.nonce != claim.nonce:
@@ -303,7 +295,10 @@ class SwarmStore:
 
         The claim is read first, lest another peer's be deleted, unless this peer wrote it
         less than half a lease ago: nobody breaks a lease that young (a peer whose clock
-        estimate is off by half a lease could, and the cost would be a duplicate run)."""
+        estimate is off by half a lease could, and the cost would be a duplicate run). A
+        batch's member claims go with it."""
+        for member in self.members.drop(claim):
+            self.release(member)
         key = claim_key(claim.address)
         written = self._written.pop(claim.nonce, None)
         if written is not None and time.monotonic() - written < self.lease_timeout / 2:
@@ -345,7 +340,8 @@ class SwarmStore:
             self.store.write(failure_key(address), record)  # a later failure replaces the last
 
     def _retire(self, address: CallAddress, claim: Claim | None) -> None:
-        self.store.discard(request_key(address))
+        if claim is None or not self.members.left_out(claim):  # else others run members of it
+            self.store.discard(request_key(address))
         if claim is not None:
             self.release(claim)
             if claim.broke is not None:

@@ -193,6 +193,19 @@ def test_a_pure_client_s_auto_sized_map_gives_every_serving_worker_a_share(
     assert sum(sent) == 100 and max(sent) <= 50, sent  # not all to the one worker that claims it
 
 
+def test_a_serving_peer_s_auto_sized_map_shares_its_calls_with_the_other_serving_peers(
+        open_executor: Callable[..., PythagorasExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Peers that submit the same map each served it whole to their one worker, the others idle.
+    monkeypatch.setattr(chunks, "PROBING", TIMEOUT)
+    monkeypatch.setattr(chunks, "TARGET", TIMEOUT)
+    other = open_executor(max_workers=3)
+    other.client.starting.result(timeout=TIMEOUT)
+    executor = open_executor(max_workers=1)  # 4 serving workers in all
+    sent = requests_sent(executor, monkeypatch)
+    assert list(executor.map(fx.square, range(100), timeout=TIMEOUT)) == squares(range(100))
+    assert sum(sent) == 100 and max(sent) <= 25, sent
+
+
 def test_an_auto_sized_map_of_calls_of_more_than_the_target_sends_each_call_alone(
         executor: PythagorasExecutor, monkeypatch: pytest.MonkeyPatch) -> None:
     sent = requests_sent(executor, monkeypatch)
