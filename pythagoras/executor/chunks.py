@@ -17,6 +17,11 @@ every worker busy meanwhile) go out one request each; then the map waits for the
 back: while the pool starts (at most :data:`STARTING`), then :data:`PROBING` more. A call
 another peer ran reports no time: its round trip, an upper bound, stands in. With none back
 by then (calls of ``PROBING`` or more), each chunk is one call until a time is known.
+
+Every map probes, also of a function whose calls ran here before: the time of an earlier run
+may not hold for this map's arguments (a warm-up call of ``nap(0)`` before a map of
+``nap(0.05)`` sized the map as one chunk, and peers that submitted the same map each ran the
+whole of it).
 """
 
 from __future__ import annotations
@@ -61,12 +66,11 @@ class ChunkSizes:
     def next(self) -> int:
         if self._fixed is not None:
             return self._fixed
-        seconds = self._seconds()
-        if seconds is None and not self._waited:
-            if len(self._probing) < self._probes:
+        if not self._waited:  # every map probes: a time from an earlier run may not hold
+            if len(self._probing) < self._probes:  # for this one's arguments (a warm-up call)
                 return 1
             self._wait_for_probes()
-            seconds = self._seconds()
+        seconds = self._seconds()
         if seconds is None:
             return 1
         return max(1, min(int(TARGET / max(seconds, 1e-9)), LARGEST, self._share))

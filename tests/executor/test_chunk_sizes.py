@@ -71,11 +71,17 @@ def test_trivial_calls_grow_the_chunks_to_the_largest() -> None:
     assert sizes.next() == LARGEST
 
 
+def probed(sizes: ChunkSizes, workers: int) -> None:
+    """The map's probes sent (two per worker, one call each) and back."""
+    for probe in send_probes(sizes, 2 * workers):
+        probe.set_result(None)
+
+
 def test_long_calls_shrink_the_chunks_to_one() -> None:
     times = Times()
     times.seconds[F] = 3 * TARGET
     sizes = ChunkSizes(None, workers=2, per_call=times, starting=settled())
-    sizes.sent([Future()], time.monotonic(), F)
+    probed(sizes, 2)
     assert sizes.next() == 1
     times.seconds[F] = TARGET / 10  # ten calls a chunk
     assert sizes.next() == int(TARGET / (TARGET / 10)) == 10
@@ -84,7 +90,7 @@ def test_long_calls_shrink_the_chunks_to_one() -> None:
 def test_the_size_follows_the_calls_during_a_map() -> None:
     times = Times()
     sizes = ChunkSizes(None, workers=2, per_call=times, starting=settled())
-    sizes.sent([Future()], time.monotonic(), F)
+    probed(sizes, 2)
     seen = []
     for seconds in (1e-6, TARGET / 50, 2 * TARGET, TARGET / 4, 1e-5):
         times.seconds[F] = seconds  # the runs of the chunks before report it
@@ -95,20 +101,23 @@ def test_the_size_follows_the_calls_during_a_map() -> None:
 def test_a_map_s_even_share_per_worker_caps_its_chunks() -> None:
     times = Times()
     times.seconds[F] = 1e-6
-    sizes = ChunkSizes(None, workers=4, calls=1000, per_call=times)
-    sizes.sent([Future()], time.monotonic(), F)
+    sizes = ChunkSizes(None, workers=4, calls=1000, per_call=times, starting=settled())
+    probed(sizes, 4)
     assert sizes.next() == 250
 
 
-def test_a_function_timed_here_before_is_sized_without_probes_nor_waits(
-        waits: list[tuple[int, float]]) -> None:
+def test_a_function_timed_here_before_is_probed_again_by_each_map() -> None:
+    # A warm-up call of nap(0) before a map of nap(TARGET / 2): the time of the earlier run is
+    # not this map's. Sized by it, the map went out as one chunk, and every peer that
+    # submitted the same map ran the whole of it.
     times = Times()
-    times.seconds[F] = TARGET / 20
-    sizes = ChunkSizes(None, workers=2, per_call=times, starting=Future())  # pool still starting
-    assert sizes.next() == 1  # which function it is, the first chunk tells
-    sizes.sent([Future()], time.monotonic(), F)
-    assert sizes.next() == 20
-    assert waits == []
+    times.seconds[F] = 1e-6  # the warm-up's
+    sizes = ChunkSizes(None, workers=2, calls=400, per_call=times, starting=settled())
+    probes = send_probes(sizes, 4)  # each asserted to be one call
+    times.seconds[F] = TARGET / 2  # the probes' own, noted as they come back
+    for probe in probes:
+        probe.set_result(None)
+    assert sizes.next() == 2
 
 
 def test_the_probes_are_awaited_while_the_pool_starts_and_sized_by_their_time_in_a_worker(
@@ -187,14 +196,15 @@ def test_calls_only_read_from_the_store_are_not_probes() -> None:
 
 def test_chunks_of_takes_each_size_as_it_is_asked_for() -> None:
     times = Times()
-    sizes = ChunkSizes(None, workers=1, per_call=times)
-    taken = chunks_of(iter([(i,) for i in range(6)]), sizes)
-    assert next(taken) == [(0,)]
-    sizes.sent([Future()], time.monotonic(), F)
+    sizes = ChunkSizes(None, workers=1, per_call=times, starting=settled())
+    taken = chunks_of(iter([(i,) for i in range(7)]), sizes)
+    for i in range(2):  # the probes
+        assert next(taken) == [(i,)]
+        sizes.sent([settled()], time.monotonic(), F)
     times.seconds[F] = TARGET / 2
-    assert next(taken) == [(1,), (2,)]
+    assert next(taken) == [(2,), (3,)]
     times.seconds[F] = 1e-6
-    assert list(taken) == [[(i,) for i in range(3, 6)]]  # LARGEST, cut by the end
+    assert list(taken) == [[(i,) for i in range(4, 7)]]  # LARGEST, cut by the end
 
 
 def test_calls_in_a_map_where_the_iterables_tell() -> None:
