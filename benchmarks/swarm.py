@@ -3,6 +3,9 @@
     python -m benchmarks swarm [--quick]
 
 The machine may have 2 cores, so the calls sleep (``harness.peers.nap``). Rows:
+- many submitters: ``many`` peer processes (1 worker each) map the same ``many_calls`` calls of
+  ``many_seconds`` (issue 22: 8 x 400 x 50 ms), as the 2 peers below; ideal / wall, goal >= 0.9;
+  duplicates per 100 calls.
 - efficiency: 2 peer processes (``harness.peers.PeerRun``, 1 worker each) map the same ``calls``
   calls of ``seconds``, released together by a start file; ideal (calls x seconds / 2) / wall,
   beside loky's own ``ProcessPoolExecutor(2).map`` over the same calls; goal >= 0.9. One peer
@@ -31,9 +34,9 @@ from .harness.peers import TIMEOUT, PeerRun, nap, shared
 
 SETTINGS = {
     "full": {"calls": 40, "seconds": 0.25, "kill_calls": 24, "lease_timeout": 3.0, "sizes": [1000, 20000],
-             "picks": 300},
+             "picks": 300, "many": 8, "many_calls": 400, "many_seconds": 0.05},
     "quick": {"calls": 12, "seconds": 0.1, "kill_calls": 24, "lease_timeout": 3.0, "sizes": [200, 2000],
-              "picks": 50},
+              "picks": 50, "many": 4, "many_calls": 80, "many_seconds": 0.05},
 }
 
 
@@ -108,14 +111,20 @@ def _pick_cost(folder: Path, size: int, picks: int, warmup: int = 20) -> dict[st
 
 
 def measure(root: Path, *, calls: int, seconds: float, kill_calls: int, lease_timeout: float,
-            sizes: list[int], picks: int) -> Result:
+            sizes: list[int], picks: int, many: int, many_calls: int, many_seconds: float) -> Result:
+    crowd = shared(root / "many", str(root / "many" / "store"), peers=many, calls=many_calls,
+                   seconds=many_seconds)
     two = shared(root / "two", str(root / "two" / "store"), peers=2, calls=calls, seconds=seconds)
     loky = _loky(calls, seconds)
     one = shared(root / "one", str(root / "one" / "store"), peers=1, calls=calls, seconds=seconds)
     kill = _recovery(root / "kill", kill_calls, seconds, lease_timeout)
     small, large = (_pick_cost(root / f"picks-{n}", n, picks) for n in sorted(sizes))
     ideal = calls * seconds / 2
-    rows = [Row(f"2 peers, {calls} x {seconds:g} s: wall", two["wall_s"], "s", "ideal", ideal,
+    rows = [Row(f"{many} peers all submitting {many_calls} x {many_seconds:g} s: wall", crowd["wall_s"],
+                "s", "ideal", crowd["ideal_s"], "ratio>=0.9", inverse=True),
+            Row(f"duplicates per 100 calls, {many} peers", 100 * crowd["duplicates"] / many_calls, "",
+                "expected", 0),
+            Row(f"2 peers, {calls} x {seconds:g} s: wall", two["wall_s"], "s", "ideal", ideal,
                 "ratio>=0.9", inverse=True),
             Row("  the same calls, loky map 2 workers", loky, "s", "ideal", ideal, inverse=True),
             Row("1 peer alone: wall", one["wall_s"], "s", "ideal", one["ideal_s"], inverse=True),
@@ -131,5 +140,5 @@ def measure(root: Path, *, calls: int, seconds: float, kill_calls: int, lease_ti
         notes.append("WARNING: the killed call had ended at the kill; the recovery row is void")
     if not (two["values_ok"] and one["values_ok"] and kill["survivors"]["values_ok"]):
         notes.append("WARNING: a peer's map returned wrong values")
-    return Result(rows, notes, {"two": two, "one": one, "loky_s": loky, "kill": kill,
+    return Result(rows, notes, {"many": crowd, "two": two, "one": one, "loky_s": loky, "kill": kill,
                                 "picks": [small, large]})
