@@ -23,8 +23,10 @@ def test_a_quick_run_of_one_figure_records_its_rows(tmp_path: Path) -> None:
     assert "error" not in record, record.get("traceback")
     labels = {(row["label"], row["peer"]) for row in record["rows"]}
     for front in ("decorator", "Memory"):
-        for case in ("hit, small int", "hit, 1 MiB array", "miss, small int"):
-            assert (f"{front} {case}", "joblib.Memory") in labels
+        assert (f"{front} miss, small int", "joblib.Memory") in labels
+    for front in ("decorator", "Memory", "executor", "joblib backend"):
+        for case in ("hit, small int", "hit, 1 MiB array"):
+            assert {(f"{front} {case}", "joblib.Memory"), (f"{front} {case}", "floor")} <= labels
     assert all(row["value"] is not None and row["peer_value"] is not None for row in record["rows"])
     assert "[memo]" in done.stdout
     assert not list((tmp_path / "work").iterdir())  # the temporary folder is removed

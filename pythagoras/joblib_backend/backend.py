@@ -5,9 +5,10 @@ that stopped half-way resumes where it stopped, on any peer: the calls stored al
 at once and only the rest are sent, together, as one batch request. Large arguments (``X``,
 ``y``) are stored once, content-addressed, and referenced by every request.
 
-joblib's callbacks fire from a completion thread, never inside ``submit``: a batch whose calls
-are all stored is done at once, and a callback run synchronously would dispatch the next batch
-from inside ``submit``, recursing until RecursionError.
+joblib's callbacks never fire inside ``submit``: a callback dispatches the next batch, and one
+run inside ``submit`` would recurse until RecursionError. A batch whose calls are all stored
+completes on the submitting thread once its own callback returns; the others on a completion
+thread (``executors.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from ..swarm.protocol import Call
 from .batches import gather, unidentified_call
 from .executors import (
     complete_later,
+    complete_now,
     shared_executor,
     shutdown_executors,
 )
@@ -217,7 +219,9 @@ class PythagorasBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore
             if self._bar is not None:
                 self._count(self._bar, futures, done)
             gather(futures, done, batch, self._forget)
-        if callback is not None:
+        if callback is not None and done.done():  # every call stored: joblib hears at once
+            complete_now(callback, done)
+        elif callback is not None:
             done.add_done_callback(lambda f: complete_later(callback, f))
         return done
 

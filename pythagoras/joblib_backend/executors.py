@@ -1,6 +1,15 @@
 """What the joblib backend keeps for the whole process: the executors it keeps warm between
 ``Parallel`` calls, one per set of options (as joblib keeps its loky pool), and the thread that
 runs joblib's completion callbacks.
+
+A callback never runs inside another: joblib's callback dispatches the next batch, so a
+callback run inside ``submit`` would recurse through every batch until RecursionError. A batch
+settled later (sent to the swarm) completes on the completion thread. A batch settled already
+when it is submitted (all its calls stored) completes at once, on the submitting thread, after
+the callback that thread is running returns, if it is running one: so a ``Parallel`` call whose
+batches are all stored dispatches and completes them one after the other on its own thread, and
+joblib finds the first one done when it starts waiting, instead of polling for it (joblib
+sleeps 10 ms each time it finds the first batch still pending).
 """
 
 from __future__ import annotations
@@ -8,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -16,7 +26,7 @@ from ..executor import PythagorasExecutor
 from ..swarm.client import SwarmClient
 from ..swarm.options import SwarmOptions
 
-__all__ = ["shared_executor", "shutdown_executors"]
+__all__ = ["complete_later", "complete_now", "shared_executor", "shutdown_executors"]
 
 log = logging.getLogger("pythagoras")
 
@@ -24,6 +34,7 @@ _executors: dict[tuple[Any, ...], PythagorasExecutor] = {}
 _executors_lock = threading.Lock()
 _completions: queue.SimpleQueue[tuple[Callable[[Any], None], Future[Any]]] = queue.SimpleQueue()
 _completion_thread: threading.Thread | None = None
+_running_here = threading.local()  # .pending: the callbacks due on this thread after its own
 
 
 def shared_executor(options: SwarmOptions) -> PythagorasExecutor:
@@ -70,3 +81,25 @@ def _run_completions() -> None:
 def complete_later(callback: Callable[[Any], None], future: Future[Any]) -> None:
     """Run joblib's ``callback(future)`` on the completion thread, never inside ``submit``."""
     _completions.put((callback, future))
+
+
+def complete_now(callback: Callable[[Any], None], future: Future[Any]) -> None:
+    """Run joblib's ``callback(future)`` for a batch settled already: here, now, or right after
+    the callback this thread is running returns (see the module's docstring)."""
+    pending: deque[tuple[Callable[[Any], None], Future[Any]]] | None = getattr(
+        _running_here, "pending", None)
+    if pending is not None:  # inside a callback of this thread: run after it, not inside it
+        pending.append((callback, future))
+        return
+    _running_here.pending = pending = deque([(callback, future)])
+    try:
+        while pending:
+            due, settled = pending.popleft()
+            try:
+                due(settled)
+            except Exception:  # joblib's own callback failed: report it, run the others
+                log.exception("pythagoras: a joblib completion callback raised")
+    finally:
+        _running_here.pending = None
+        while pending:  # interrupted (KeyboardInterrupt): the rest still complete, elsewhere
+            complete_later(*pending.popleft())

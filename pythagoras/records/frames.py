@@ -67,7 +67,7 @@ def frame(kind: bytes, payload: bytes) -> bytes:
     return header + payload
 
 
-def unframe(data: bytes | bytearray, kind: bytes) -> memoryview:
+def unframe(data: bytes | bytearray | memoryview, kind: bytes) -> memoryview:
     """The payload of a frame of ``kind``; :class:`CorruptRecord` if the frame is not intact."""
     if len(data) < HEADER_SIZE:
         raise CorruptRecord(f"record of {len(data)} bytes is shorter than a frame header")

@@ -129,11 +129,11 @@ class Store(ABC):
                     self.limit_of(key), MAX_RECORD_VAR)
 
     @abstractmethod
-    def read(self, key: str) -> bytes | bytearray | None:
+    def read(self, key: str) -> bytes | bytearray | memoryview | None:
         """The bytes stored under ``key``, or None if there are none.
 
-        A bytearray is preferred: values loaded from it (numpy arrays) are writable views of it,
-        with no copy.
+        A bytearray (or a view of writable memory, as a local folder gives for a large record)
+        is preferred: values loaded from it (numpy arrays) are writable views of it, with no copy.
         """
 
     @abstractmethod

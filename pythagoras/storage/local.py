@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import StoreError
 from .base import Store, StoredKey, check_key, check_prefix
+from .buffers import read_buffer
 from .confined import (
     Handle,
     at,
@@ -110,7 +111,7 @@ class LocalFolderStore(Store):
 
     # -- bytes ----------------------------------------------------------------------------
 
-    def read(self, key: str) -> bytearray | None:
+    def read(self, key: str) -> bytearray | memoryview | None:
         fd = self._open_record(key)
         if fd is None:
             return None
@@ -121,13 +122,12 @@ class LocalFolderStore(Store):
             if st.st_size > self.limit_of(key):
                 self.refuse_oversized(key, st.st_size)
                 return None
-            data = bytearray(st.st_size)
+            data = read_buffer(st.st_size)
             done = _readinto(fd, data) if data else 0
             while done < len(data):  # a short read, as network file systems may give
                 got = _readinto(fd, memoryview(data)[done:])
                 if not got:  # the file shrank: hand back what is there; the frame says it is torn
-                    del data[done:]
-                    break
+                    return data[:done]
                 done += got
             return data
         finally:

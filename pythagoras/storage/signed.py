@@ -155,7 +155,7 @@ class SignedStore(Store):
     def _signed(self, key: str, data: bytes) -> bytes:
         return self._signer.sign(self.swarm.id, key, data)
 
-    def read(self, key: str) -> bytes | bytearray | None:
+    def read(self, key: str) -> bytes | bytearray | memoryview | None:
         data = self.inner.read(key)
         if not data:  # absent, or empty: being written in place (create_small), not refused
             return None
@@ -168,7 +168,7 @@ class SignedStore(Store):
         self._quarantine(key, data)
         return None
 
-    def _quarantine(self, key: str, data: bytes | bytearray) -> None:
+    def _quarantine(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Move a record that is not ours aside: kept for a human to look at, never loaded.
 
         Moved by the store (a rename in a folder, readable by its owner only), never copied:

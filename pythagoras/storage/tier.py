@@ -101,7 +101,7 @@ class TieredStore(Store):
 
     # -- bytes -------------------------------------------------------------------------------
 
-    def read(self, key: str) -> bytes | bytearray | None:
+    def read(self, key: str) -> bytes | bytearray | memoryview | None:
         if not is_cached(key):
             return self.inner.read(key)
         local = self._local(key)
@@ -116,7 +116,7 @@ class TieredStore(Store):
             self._keep(key, data)
         return data
 
-    def _local(self, key: str) -> bytearray | None:
+    def _local(self, key: str) -> bytearray | memoryview | None:
         try:
             return self.cache.read(key)
         except (OSError, StoreError):  # the folder was removed under us: read the remote one
@@ -137,7 +137,7 @@ class TieredStore(Store):
         except OSError:  # evicted meanwhile, by another process
             pass
 
-    def _keep(self, key: str, data: bytes | bytearray) -> None:
+    def _keep(self, key: str, data: bytes | bytearray | memoryview) -> None:
         """Keep a copy of ``data`` (what the remote store holds at ``key``), if it fits; where
         it cannot be written, drop the copy there, which may be older."""
         if len(data) > self.max_bytes // 2:

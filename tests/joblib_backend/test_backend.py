@@ -6,6 +6,7 @@ Real joblib, a real executor with worker processes on a fresh folder for each te
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import multiprocessing
 import pickle
 import threading
@@ -84,18 +85,41 @@ def test_a_batch_of_hits_does_not_recurse(folder: str) -> None:
         assert Parallel(batch_size=1, pre_dispatch="2*n_jobs")(calls) == [i * i for i in range(3000)]
 
 
-def test_callbacks_fire_from_a_completion_thread(folder: str) -> None:
+def test_a_stored_batch_completes_on_the_submitting_thread_a_sent_one_elsewhere(folder: str) -> None:
+    # A stored batch's callback runs at once, here: joblib then finds it done when it starts
+    # waiting, instead of sleeping 10 ms to poll for it. A batch sent to the swarm settles on a
+    # peer's thread, and its callback runs on the completion thread, not there.
     backend = PythagorasBackend(location=folder, max_workers=1)
     backend.configure(n_jobs=2)
-    threads: list[int] = []
-    done = threading.Event()
-    with parallel_config(backend="pythagoras", location=folder, max_workers=1):
-        Parallel()(delayed(_tasks.square)(i) for i in range(2))  # stored: done at submit below
-    future = backend.submit(lambda: _tasks.square(1), callback=lambda f: (
-        threads.append(threading.get_ident()), done.set()))
-    assert done.wait(TIMEOUT)
-    assert threads and threads[0] != threading.get_ident()
-    assert isinstance(future, Future) and backend.retrieve_result_callback(future) == 1
+    threads: dict[str, int] = {}
+    sent_done = threading.Event()
+    sent = backend.submit(functools.partial(_tasks.square, 7), callback=lambda f: (
+        threads.setdefault("sent", threading.get_ident()), sent_done.set()))
+    assert sent_done.wait(TIMEOUT) and backend.retrieve_result_callback(sent) == 49
+    assert threads["sent"] != threading.get_ident()
+    stored = backend.submit(functools.partial(_tasks.square, 7),  # stored now: done at submit
+                            callback=lambda f: threads.setdefault("stored", threading.get_ident()))
+    assert threads["stored"] == threading.get_ident()
+    assert isinstance(stored, Future) and backend.retrieve_result_callback(stored) == 49
+
+
+def test_a_stored_batch_submitted_by_a_callback_completes_after_it_not_inside(folder: str) -> None:
+    # joblib's callback dispatches the next batch: were a stored batch's callback run inside
+    # submit, a run of stored batches would recurse through all of them.
+    backend = PythagorasBackend(location=folder, max_workers=1)
+    backend.configure(n_jobs=2)
+    one, two = functools.partial(_tasks.square, 1), functools.partial(_tasks.square, 2)
+    for task in (one, two):
+        backend.retrieve_result(backend.submit(task), timeout=TIMEOUT)  # stored from now on
+    order: list[str] = []
+
+    def outer(_: Future[int]) -> None:
+        order.append("outer starts")
+        backend.submit(two, callback=lambda f: order.append("inner"))
+        order.append("outer ends")
+
+    backend.submit(one, callback=outer)
+    assert order == ["outer starts", "outer ends", "inner"]
 
 
 @pytest.mark.parametrize("return_as", ["generator", "generator_unordered"])
