@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
 
-__all__ = ["MAX_RECORD_VAR", "RECORD_LIMITS", "Store", "StoredKey", "check_key", "check_prefix",
-           "is_debris", "max_record_bytes"]
+__all__ = ["MAX_RECORD_VAR", "RECORD_LIMITS", "Store", "StoredKey", "bytes_from_environment",
+           "check_key", "check_prefix", "is_debris", "max_record_bytes"]
 
 log = logging.getLogger("pythagoras")
 
@@ -71,16 +71,22 @@ def is_debris(name: str) -> bool:
 def max_record_bytes() -> int:
     """The most bytes a result, value or function record may hold: ``$PYTHAGORAS_MAX_RECORD_BYTES``,
     else 4 GiB."""
-    text = os.environ.get(MAX_RECORD_VAR, "").strip()
+    return bytes_from_environment(MAX_RECORD_VAR, DEFAULT_MAX_RECORD_BYTES)
+
+
+def bytes_from_environment(variable: str, default: int, fix: str = "") -> int:
+    """A positive number of bytes from ``$variable``, else ``default``; ValueError (naming the
+    variable, the default and ``fix``, another way out) for anything else."""
+    text = os.environ.get(variable, "").strip()
     if not text:
-        return DEFAULT_MAX_RECORD_BYTES
+        return default
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value <= 0:
-        raise ValueError(f"${MAX_RECORD_VAR} must be a positive number of bytes, not {text!r}; "
-                         f"unset it for the default ({DEFAULT_MAX_RECORD_BYTES})")
+        raise ValueError(f"${variable} must be a positive number of bytes, not {text!r}; "
+                         f"unset it for the default ({default}){fix}")
     return value
 
 

@@ -48,7 +48,7 @@ from typing import Any, Final
 import platformdirs
 
 from ..errors import StoreError
-from .base import Store, StoredKey
+from .base import Store, StoredKey, bytes_from_environment
 from .local import LocalFolderStore
 
 __all__ = ["CACHE_BYTES_VAR", "CACHE_DIR_VAR", "CACHED_KINDS", "TieredStore", "cache_bytes",
@@ -267,18 +267,8 @@ class TieredStore(Store):
 
 def cache_bytes() -> int:
     """The most bytes a tier keeps: ``$PYTHAGORAS_CACHE_BYTES``, else 1 GiB."""
-    text = os.environ.get(CACHE_BYTES_VAR, "").strip()
-    if not text:
-        return DEFAULT_CACHE_BYTES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"${CACHE_BYTES_VAR} must be a positive number of bytes, not {text!r}; "
-                         f"unset it for the default ({DEFAULT_CACHE_BYTES}), or set "
-                         f"{CACHE_DIR_VAR}='' to keep no local copies")
-    return value
+    return bytes_from_environment(CACHE_BYTES_VAR, DEFAULT_CACHE_BYTES,
+                                  f", or set {CACHE_DIR_VAR}='' to keep no local copies")
 
 
 def tier_folder(location: str, storage_options: Mapping[str, object] | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _store_contract import StoreContract
+from fake_clock import FakeClock
 
 from pythagoras.storage.memory import MemoryStore
 
@@ -14,22 +15,9 @@ class TestMemoryStore(StoreContract):
         return MemoryStore()
 
 
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 @pytest.fixture

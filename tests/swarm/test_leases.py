@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from fake_clock import FakeClock
 
 from pythagoras.identity.address import CallAddress
 from pythagoras.identity.values import hash_value
@@ -16,14 +17,6 @@ from pythagoras.swarm.protocol import Claim
 from pythagoras.swarm.swarm_store import SwarmStore
 
 LEASE = 30.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class RefusingStore(MemoryStore):
@@ -40,11 +33,6 @@ class RefusingStore(MemoryStore):
         if self.refusing:
             raise PermissionError(f"read-only: {key}")
         super().discard(key)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -8,16 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from test_runner import LEASE, RAN, FakeClock, InlineEngine, Parts, call, drain, publish
+from fake_clock import FakeClock
+from test_runner import LEASE, RAN, InlineEngine, Parts, call, drain, publish
 
 from pythagoras.storage.memory import MemoryStore
 from pythagoras.swarm.protocol import Call, Claim
 from pythagoras.swarm.swarm_store import SwarmStore
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import child_processes
 import pytest
+from fake_clock import FakeClock
 
 from pythagoras.errors import PeersDied, RemoteError, UnhashableArgument
 from pythagoras.identity.address import CallAddress
@@ -34,14 +35,6 @@ from pythagoras.swarm.swarm_store import SwarmStore
 LEASE = 30.0
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class CountingStore(MemoryStore):
     """A memory store that counts listings, to check what a pick costs."""
 
@@ -52,11 +45,6 @@ class CountingStore(MemoryStore):
     def list(self, prefix: str = "") -> Iterator[str]:
         self.listings += 1
         return super().list(prefix)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 
 import pythagoras.records.functions as function_records
 from pythagoras.errors import PeersDied
@@ -60,14 +61,6 @@ class InlineEngine(Executor):
         return future
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Parts:
     """A runner and the parts it stands on, as a peer composes them."""
 
@@ -89,11 +82,6 @@ class Parts:
         self.runner.stop()
         self.leases.close()
         self.pool.close(kill_workers=False)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
