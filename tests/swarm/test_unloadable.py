@@ -47,16 +47,23 @@ def cube(x: int) -> int:
     return x * x * x
 
 
-def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A value of a class that only the Python that made it can import (as a 3.13 path refers
-    # to pathlib._local, which 3.11 lacks).
+@pytest.fixture
+def unloadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """A result record of a class from a module another peer has and this process cannot
+    import (it was importable while the record was made)."""
     (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
     monkeypatch.delitem(sys.modules, "there_only_module")
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    return record
 
+
+def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
+        tmp_path: Path, unloadable: bytes) -> None:
+    # A value of a class that only the Python that made it can import (as a 3.13 path refers
+    # to pathlib._local, which 3.11 lacks).
+    record = unloadable
     location = tmp_path / "swarm"
     stored, waited = (CallAddress.of(function_identity(cube, strict=False), arguments_hash(cube, (x,), {}))
                       for x in (2, 3))
@@ -74,14 +81,10 @@ def test_a_stored_result_that_cannot_be_loaded_here_fails_at_once_and_is_kept(
 
 
 def test_a_pure_function_called_directly_computes_an_unloadable_result_here_and_keeps_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, unloadable: bytes) -> None:
+    record = unloadable
     from pythagoras import SharedStorage_P2P_Cloud
 
-    (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
-    monkeypatch.delitem(sys.modules, "there_only_module")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
 
     cloud = SharedStorage_P2P_Cloud(str(tmp_path / "swarm"), max_workers=0)
     try:
@@ -99,14 +102,10 @@ def cube_kw(*, x: int) -> int:
 
 
 def test_sync_parallel_computes_an_unloadable_result_here_and_keeps_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, unloadable: bytes) -> None:
+    record = unloadable
     from pythagoras import SharedStorage_P2P_Cloud, kw_args
 
-    (tmp_path / "there_only_module.py").write_text("class Made:\n    pass\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    record = frame(RESULT, dump_value(importlib.import_module("there_only_module").Made()))
-    monkeypatch.delitem(sys.modules, "there_only_module")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
 
     cloud = SharedStorage_P2P_Cloud(str(tmp_path / "swarm"), max_workers=1)
     try:
